@@ -1,0 +1,16 @@
+//! hookhost: terminates HTTP, verifies webhook signatures, and dispatches
+//! typed events to sandboxed, hot-reloaded WebAssembly components.
+//!
+//! Requests flow one way:
+//! `server` (route, body limit) → `verify` (signature over raw bytes) →
+//! `protocol` (bytes → typed event) → `runtime` (sandboxed plugin call) →
+//! `protocol` (typed result → reply). `plugins` keeps the table of what
+//! serves each route current as files in the plugins folder change.
+
+pub mod cli;
+pub mod plugins;
+pub mod protocol;
+pub mod routes;
+pub mod runtime;
+pub mod server;
+pub mod verify;

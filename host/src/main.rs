@@ -1,0 +1,103 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use hookhost::cli::{Cli, Command, RoutesArgs, ServeArgs};
+use hookhost::plugins::{self, Loader, Registry};
+use hookhost::runtime::Runtime;
+use hookhost::server::{self, AppState};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Serve(args) => init_logging("info", args.log_json),
+        // `routes` reports problems in its table; the log only adds warnings.
+        Command::Routes(_) => init_logging("warn", false),
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hookhost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Routes(args) => routes(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookhost: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(default: &str, json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn load_folder(
+    dir: &std::path::Path,
+) -> anyhow::Result<(Arc<Runtime>, Loader, plugins::SharedRegistry)> {
+    if !dir.is_dir() {
+        bail!(
+            "plugins folder {} does not exist (create it or pass --plugins DIR)",
+            dir.display()
+        );
+    }
+    let runtime = Runtime::new()?;
+    let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
+    let mut loader = Loader::new(runtime.clone(), dir.to_path_buf(), registry.clone());
+    loader
+        .rescan()
+        .await
+        .with_context(|| format!("cannot read plugins folder {}", dir.display()))?;
+    Ok((runtime, loader, registry))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (runtime, loader, registry) = load_folder(&args.plugins).await?;
+    let _watcher = plugins::watch(loader)
+        .with_context(|| format!("cannot watch {}", args.plugins.display()))?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, plugins = %args.plugins.display(), "listening");
+    // On stdout, for scripts and tests that start hookhost on port 0.
+    println!("hookhost listening on http://{addr}");
+
+    let state = Arc::new(AppState {
+        registry,
+        runtime,
+        body_limit: args.body_limit,
+    });
+    server::serve(listener, state).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn routes(args: RoutesArgs) -> anyhow::Result<()> {
+    let (_runtime, _loader, registry) = load_folder(&args.plugins).await?;
+    print!("{}", hookhost::routes::render(&registry.load()));
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! The plugins folder: what is in it, what is served, and keeping that
+//! current as files come and go.
+
+mod loader;
+mod registry;
+pub mod sidecar;
+mod watcher;
+
+use std::sync::Arc;
+
+use crate::runtime::{Prepared, Sandbox};
+
+pub use loader::Loader;
+pub use registry::{PluginEntry, Registry, SharedRegistry};
+pub use sidecar::Secret;
+pub use watcher::{Watcher, watch};
+
+/// One compiled, configured version of a plugin that can take requests.
+/// Requests hold an `Arc` to it, so a reload never pulls it from under them.
+pub struct LoadedPlugin {
+    pub name: Arc<str>,
+    pub prepared: Prepared,
+    pub sandbox: Sandbox,
+    pub secret: Option<Secret>,
+    /// SHA-256 of the `.wasm` file, hex.
+    pub hash: String,
+    /// Increases with every version loaded in this process.
+    pub generation: u64,
+}

@@ -1,0 +1,63 @@
+//! The table requests read: plugin name → what serves it. Replaced whole on
+//! every reload, read without locks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::LoadedPlugin;
+use crate::runtime::PluginKind;
+
+pub type SharedRegistry = Arc<ArcSwap<Registry>>;
+
+/// Everything known about one plugin name.
+#[derive(Clone)]
+pub struct PluginEntry {
+    pub name: String,
+    /// The version taking requests, if any.
+    pub serving: Option<Arc<LoadedPlugin>>,
+    /// The kind of the serving version, else of the newest file that compiled.
+    pub kind: Option<PluginKind>,
+    /// SHA-256 of the file on disk, hex.
+    pub file_hash: String,
+    /// Why the plugin is not served, or why its newest file was not taken.
+    /// For the operator (log, `routes`); never sent to a webhook sender.
+    pub problem: Option<String>,
+    /// Where the secret comes from, for `routes` (never the value).
+    pub secret_source: Option<String>,
+}
+
+impl PluginEntry {
+    /// One line for `routes`.
+    pub fn state(&self) -> String {
+        match (&self.serving, &self.problem) {
+            (Some(_), None) => "serving".to_owned(),
+            (Some(p), Some(why)) => format!(
+                "serving generation {} (newest file not loaded: {why})",
+                p.generation
+            ),
+            (None, Some(why)) => format!("not served: {why}"),
+            (None, None) => "not served".to_owned(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    entries: BTreeMap<String, Arc<PluginEntry>>,
+}
+
+impl Registry {
+    pub fn new(entries: BTreeMap<String, Arc<PluginEntry>>) -> Self {
+        Registry { entries }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<PluginEntry>> {
+        self.entries.get(name)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<PluginEntry>> {
+        self.entries.values()
+    }
+}

@@ -1,0 +1,277 @@
+//! The optional `NAME.toml` beside a plugin: what must not live in the
+//! binary (secrets, limits, config values).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Wall-clock budget for one request when the sidecar does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Linear-memory ceiling for one request when the sidecar does not say.
+pub const DEFAULT_MEMORY_MB: u64 = 64;
+/// Wasm32 cannot address more than 4 GiB.
+pub const MAX_MEMORY_MB: u64 = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SidecarError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid sidecar: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Where a secret comes from. Only the reference is ever shown, never the value.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+    Value(String),
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Env(var) => write!(f, "env {var}"),
+            SecretSource::File(path) => write!(f, "file {}", path.display()),
+            SecretSource::Value(_) => f.write_str("inline value"),
+        }
+    }
+}
+
+// Debug goes through Display so an inline value is never printed.
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A secret's bytes. `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Box<[u8]>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Box<[u8]>>) -> Self {
+        Secret(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The secret as far as the plugin is concerned.
+#[derive(Debug, Clone)]
+pub enum SecretState {
+    /// The sidecar names no secret.
+    Absent,
+    /// The sidecar names one but it cannot be used; the text says why.
+    Unusable(String),
+    Ready(Secret),
+}
+
+/// A parsed and resolved sidecar.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub secret: SecretState,
+    pub secret_source: Option<SecretSource>,
+    pub timeout: Duration,
+    pub memory_bytes: u64,
+    /// Sorted by key, as `list-config` promises.
+    pub config: BTreeMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            secret: SecretState::Absent,
+            secret_source: None,
+            timeout: DEFAULT_TIMEOUT,
+            memory_bytes: DEFAULT_MEMORY_MB << 20,
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SidecarFile {
+    secret: Option<SecretSource>,
+    timeout_ms: Option<u64>,
+    memory_mb: Option<u64>,
+    #[serde(default)]
+    config: BTreeMap<String, toml::Value>,
+}
+
+/// Path of the sidecar that belongs to `wasm`.
+pub fn sidecar_path(wasm: &Path) -> PathBuf {
+    wasm.with_extension("toml")
+}
+
+impl Settings {
+    /// Parses sidecar text. `dir` anchors relative `secret = { file = … }` paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Settings, SidecarError> {
+        let invalid = |message: String| SidecarError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file: SidecarFile =
+            toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
+
+        let timeout = match file.timeout_ms {
+            None => DEFAULT_TIMEOUT,
+            Some(0) => return Err(invalid("timeout_ms must be at least 1".into())),
+            Some(ms) => Duration::from_millis(ms),
+        };
+        let memory_mb = file.memory_mb.unwrap_or(DEFAULT_MEMORY_MB);
+        if !(1..=MAX_MEMORY_MB).contains(&memory_mb) {
+            return Err(invalid(format!(
+                "memory_mb must be between 1 and {MAX_MEMORY_MB}"
+            )));
+        }
+
+        let mut config = BTreeMap::new();
+        for (key, value) in file.config {
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(x) => x.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Datetime(d) => d.to_string(),
+                toml::Value::Array(_) | toml::Value::Table(_) => {
+                    return Err(invalid(format!(
+                        "config.{key} must be a string, number or boolean"
+                    )));
+                }
+            };
+            config.insert(key, text);
+        }
+
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let secret = match &file.secret {
+            None => SecretState::Absent,
+            Some(source) => resolve_secret(source, dir),
+        };
+
+        Ok(Settings {
+            secret,
+            secret_source: file.secret,
+            timeout,
+            memory_bytes: memory_mb << 20,
+            config,
+        })
+    }
+
+    /// Reads the sidecar beside `wasm`; no sidecar means default settings.
+    pub fn load_for(wasm: &Path) -> Result<(Settings, Option<String>), SidecarError> {
+        let path = sidecar_path(wasm);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((Settings::parse(&text, &path)?, Some(text))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Settings::default(), None)),
+            Err(source) => Err(SidecarError::Read { path, source }),
+        }
+    }
+
+    pub fn memory_mb(&self) -> u64 {
+        self.memory_bytes >> 20
+    }
+}
+
+fn resolve_secret(source: &SecretSource, dir: &Path) -> SecretState {
+    let text = match source {
+        SecretSource::Env(var) => match std::env::var(var) {
+            Ok(v) => v,
+            Err(std::env::VarError::NotPresent) => {
+                return SecretState::Unusable(format!("environment variable {var} is not set"));
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return SecretState::Unusable(format!("environment variable {var} is not UTF-8"));
+            }
+        },
+        SecretSource::File(path) => {
+            let full = dir.join(path);
+            match std::fs::read_to_string(&full) {
+                // `echo secret > file` leaves a newline that is not part of the secret.
+                Ok(v) => v.trim_end_matches(['\n', '\r']).to_owned(),
+                Err(e) => {
+                    return SecretState::Unusable(format!(
+                        "secret file {} cannot be read: {e}",
+                        full.display()
+                    ));
+                }
+            }
+        }
+        SecretSource::Value(v) => v.clone(),
+    };
+    if text.is_empty() {
+        SecretState::Unusable(format!("secret from {source} is empty"))
+    } else {
+        SecretState::Ready(Secret::new(text.into_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, SidecarError> {
+        Settings::parse(text, Path::new("/nonexistent/p.toml"))
+    }
+
+    #[test]
+    fn defaults_without_keys() {
+        let s = parse("").unwrap();
+        assert!(matches!(s.secret, SecretState::Absent));
+        assert_eq!(s.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(s.memory_mb(), DEFAULT_MEMORY_MB);
+    }
+
+    #[test]
+    fn inline_secret_and_config_values() {
+        let s = parse(
+            "secret = { value = \"k\" }\ntimeout_ms = 250\nmemory_mb = 8\n[config]\ngreeting = \"hi\"\nlimit = 5\n",
+        )
+        .unwrap();
+        assert!(matches!(&s.secret, SecretState::Ready(k) if k.expose() == b"k"));
+        assert_eq!(s.timeout, Duration::from_millis(250));
+        assert_eq!(s.memory_mb(), 8);
+        assert_eq!(s.config["greeting"], "hi");
+        assert_eq!(s.config["limit"], "5");
+    }
+
+    #[test]
+    fn missing_env_secret_is_unusable_and_says_which() {
+        let s = parse("secret = { env = \"HOOKHOST_TEST_SURELY_UNSET_VAR\" }").unwrap();
+        match s.secret {
+            SecretState::Unusable(why) => assert!(why.contains("HOOKHOST_TEST_SURELY_UNSET_VAR")),
+            other => panic!("expected unusable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_keys_bad_limits_and_nested_config() {
+        assert!(parse("timeout = 5").is_err());
+        assert!(parse("timeout_ms = 0").is_err());
+        assert!(parse("memory_mb = 5000").is_err());
+        assert!(parse("[config]\na = [1]").is_err());
+        assert!(parse("secret = { vault = \"x\" }").is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_secret() {
+        let s = parse("secret = { value = \"topsecret\" }").unwrap();
+        assert!(!format!("{s:?}").contains("topsecret"));
+    }
+}

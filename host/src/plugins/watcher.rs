@@ -1,0 +1,59 @@
+//! Watches the plugins folder and rescans it when a plugin or sidecar changes.
+
+use std::time::Duration;
+
+use notify::event::{AccessKind, AccessMode};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+
+use super::Loader;
+
+/// Writes come in bursts (truncate, write, close, rename); wait for the burst
+/// to settle so a half-written file is rarely even looked at.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// Keeps the watch alive; dropping it stops watching.
+pub struct Watcher {
+    _inner: RecommendedWatcher,
+}
+
+/// Starts watching `loader`'s folder and reloading through it.
+pub fn watch(mut loader: Loader) -> notify::Result<Watcher> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut inner = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
+        Ok(event) if concerns_plugins(&event) => {
+            let _ = tx.send(());
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("watching the plugins folder: {e}"),
+    })?;
+    inner.watch(loader.dir(), RecursiveMode::NonRecursive)?;
+
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            tokio::time::sleep(SETTLE).await;
+            while rx.try_recv().is_ok() {}
+            if let Err(e) = loader.rescan().await {
+                tracing::error!(dir = %loader.dir().display(), "cannot rescan the plugins folder: {e}");
+            }
+        }
+    });
+    Ok(Watcher { _inner: inner })
+}
+
+fn concerns_plugins(event: &Event) -> bool {
+    if matches!(
+        event.kind,
+        EventKind::Access(
+            AccessKind::Open(_) | AccessKind::Read | AccessKind::Close(AccessMode::Read)
+        )
+    ) {
+        return false;
+    }
+    // No paths means the watcher lost track (e.g. an overflow): rescan.
+    event.paths.is_empty()
+        || event.paths.iter().any(|p| {
+            p.extension()
+                .is_some_and(|ext| ext == "wasm" || ext == "toml")
+        })
+}

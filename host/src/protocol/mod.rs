@@ -1,0 +1,15 @@
+//! Protocol adapters: a sender's raw bytes into a typed WIT event, and a
+//! plugin's typed result into the reply that sender expects.
+
+pub mod pyrus_bot;
+
+/// A request that is authentic but not what the protocol says it should be.
+/// The text names what is wrong and is sent back with a 400.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct BadRequest(pub String);
+
+/// A plugin answered with something the protocol cannot carry.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("plugin returned an invalid answer: {0}")]
+pub struct BadAnswer(pub String);

@@ -1,0 +1,132 @@
+//! A plugin describes itself: its kind is the hookhost interface its
+//! component exports.
+
+use std::fmt;
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use super::bindings::PyrusBotPre;
+use super::state::HostState;
+
+/// The plugin kinds hookhost knows, one per WIT world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginKind {
+    PyrusBot,
+}
+
+impl PluginKind {
+    pub const ALL: [PluginKind; 1] = [PluginKind::PyrusBot];
+
+    /// The WIT world a plugin of this kind targets.
+    pub fn world(self) -> &'static str {
+        match self {
+            PluginKind::PyrusBot => "pyrus-bot",
+        }
+    }
+
+    /// The interface (without version) the component exports.
+    fn export(self) -> &'static str {
+        match self {
+            PluginKind::PyrusBot => "hookhost:plugin/pyrus-bot-handler",
+        }
+    }
+
+    /// Whether the kind needs a secret to be served at all.
+    pub fn needs_secret(self) -> bool {
+        match self {
+            PluginKind::PyrusBot => true,
+        }
+    }
+
+    /// The URL path the kind is served at.
+    pub fn route(self, plugin: &str) -> String {
+        match self {
+            PluginKind::PyrusBot => format!("POST /pyrus/{plugin}"),
+        }
+    }
+}
+
+impl fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.world())
+    }
+}
+
+/// A component linked against the host and ready to instantiate per request.
+#[derive(Clone)]
+pub enum Prepared {
+    PyrusBot(PyrusBotPre<HostState>),
+}
+
+impl Prepared {
+    pub fn kind(&self) -> PluginKind {
+        match self {
+            Prepared::PyrusBot(_) => PluginKind::PyrusBot,
+        }
+    }
+}
+
+pub(super) fn prepare(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    component: &Component,
+) -> Result<Prepared, String> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let kind = PluginKind::ALL
+        .into_iter()
+        .find(|kind| {
+            exports
+                .iter()
+                .any(|name| exports_interface(name, kind.export()))
+        })
+        .ok_or_else(|| {
+            let known: Vec<&str> = PluginKind::ALL.iter().map(|k| k.world()).collect();
+            format!(
+                "matches none of hookhost's worlds ({}): it exports [{}]",
+                known.join(", "),
+                exports.join(", ")
+            )
+        })?;
+
+    let link_err = |e: wasmtime::Error| format!("does not fit the {kind} world: {e:#}");
+    let pre = linker.instantiate_pre(component).map_err(link_err)?;
+    match kind {
+        PluginKind::PyrusBot => PyrusBotPre::new(pre)
+            .map(Prepared::PyrusBot)
+            .map_err(link_err),
+    }
+}
+
+/// `hookhost:plugin/pyrus-bot-handler@0.1.0` exports `hookhost:plugin/pyrus-bot-handler`.
+fn exports_interface(name: &str, interface: &str) -> bool {
+    name.strip_prefix(interface)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('@'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exports_interface;
+
+    #[test]
+    fn matches_versioned_and_bare_names_only() {
+        let i = "hookhost:plugin/pyrus-bot-handler";
+        assert!(exports_interface(
+            "hookhost:plugin/pyrus-bot-handler@0.1.0",
+            i
+        ));
+        assert!(exports_interface(i, i));
+        assert!(!exports_interface(
+            "hookhost:plugin/pyrus-bot-handler-x@0.1.0",
+            i
+        ));
+        assert!(!exports_interface(
+            "other:plugin/pyrus-bot-handler@0.1.0",
+            i
+        ));
+    }
+}

@@ -1,0 +1,96 @@
+//! The Wasm side: one engine for the process, a linker with WASI and the
+//! `host` interface, compilation, and per-request sandboxed calls.
+
+pub mod bindings;
+mod guest_output;
+mod host_api;
+mod invoke;
+mod kind;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use invoke::{InvokeError, Sandbox};
+pub use kind::{PluginKind, Prepared};
+pub use state::HostState;
+
+/// How often the epoch advances. A running guest yields to the async runtime
+/// at every tick, and a deadline is noticed within one tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot set up the Wasm engine: {0}")]
+    Engine(String),
+}
+
+/// The process-wide Wasm engine and linker. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+}
+
+impl Runtime {
+    pub fn new() -> Result<Arc<Runtime>, RuntimeError> {
+        let engine_err = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+
+        let mut pool = PoolingAllocationConfig::new();
+        // Components carry several core instances (the WASI adapter, libc,
+        // the program), so core slots outnumber component slots.
+        pool.total_component_instances(1000)
+            .total_core_instances(4000)
+            .total_memories(1000)
+            .total_tables(4000)
+            .total_stacks(1000)
+            .max_tables_per_module(4)
+            .table_elements(100_000);
+
+        let mut config = Config::new();
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(engine_err)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
+        bindings::hookhost::plugin::host::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(engine_err)?;
+
+        spawn_epoch_ticker(&engine)?;
+        Ok(Arc::new(Runtime { engine, linker }))
+    }
+
+    /// Compiles a component. CPU-heavy: call it from a blocking thread.
+    pub fn compile(&self, bytes: &[u8]) -> Result<Component, String> {
+        Component::new(&self.engine, bytes).map_err(|e| format!("does not compile: {e:#}"))
+    }
+
+    /// Works out which world a component implements and pre-links it.
+    pub fn prepare(&self, component: &Component) -> Result<Prepared, String> {
+        kind::prepare(&self.engine, &self.linker, component)
+    }
+}
+
+/// One thread advances the epoch for every store of the engine; it ends when
+/// the engine is gone.
+fn spawn_epoch_ticker(engine: &Engine) -> Result<(), RuntimeError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("hookhost-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+        .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch ticker: {e}")))
+}

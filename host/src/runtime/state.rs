@@ -1,0 +1,112 @@
+//! What one request's `Store` carries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::guest_output::GuestOutput;
+
+/// Per-request host state. Everything here dies with the request.
+pub struct HostState {
+    pub(super) plugin: Arc<str>,
+    pub(super) config: Arc<BTreeMap<String, String>>,
+    pub(super) limits: Limits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    pub fn new(plugin: Arc<str>, config: Arc<BTreeMap<String, String>>, memory_bytes: u64) -> Self {
+        let (stdout, stderr) = GuestOutput::pair(plugin.clone());
+        // No preopened directories, no environment, no arguments, no network:
+        // a plugin reaches the world only through the `host` interface.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout)
+            .stderr(stderr)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .build();
+        HostState {
+            plugin,
+            config,
+            limits: Limits::new(memory_bytes),
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    pub fn limits_mut(&mut self) -> &mut Limits {
+        &mut self.limits
+    }
+
+    pub fn memory_limit_hit(&self) -> bool {
+        self.limits.memory_limit_hit
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps one request's linear memory and remembers whether the cap was hit,
+/// so the failure can be reported as "memory limit" rather than a bare trap.
+pub struct Limits {
+    memory_bytes: u64,
+    memory_limit_hit: bool,
+}
+
+/// Tables are capped at a size no real plugin reaches, so a guest cannot
+/// use them to exhaust host memory either.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl Limits {
+    fn new(memory_bytes: u64) -> Self {
+        Limits {
+            memory_bytes,
+            memory_limit_hit: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("plugin exceeded its memory limit of {limit_mb} MiB")]
+pub struct MemoryLimitExceeded {
+    pub limit_mb: u64,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.memory_bytes {
+            self.memory_limit_hit = true;
+            // Trapping (instead of failing `memory.grow`) makes the cause plain.
+            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+                limit_mb: self.memory_bytes >> 20,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}

@@ -1,0 +1,95 @@
+//! HTTP: the router, per-request plumbing, and graceful shutdown.
+
+mod body;
+mod error;
+mod outcome;
+mod pyrus_bot;
+mod request_id;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use tokio::net::TcpListener;
+
+use crate::plugins::{LoadedPlugin, SharedRegistry};
+use crate::runtime::{PluginKind, Runtime};
+
+pub use error::ApiError;
+pub use request_id::RequestId;
+
+/// Default largest request body, in bytes.
+pub const DEFAULT_BODY_LIMIT: usize = 4 << 20;
+
+/// What every handler shares.
+pub struct AppState {
+    pub registry: SharedRegistry,
+    pub runtime: Arc<Runtime>,
+    pub body_limit: usize,
+}
+
+impl AppState {
+    /// The serving version of plugin `name`, if it is a plugin of `kind`.
+    /// The `Arc` pins that version for the whole request.
+    fn plugin(&self, name: &str, kind: PluginKind) -> Result<Arc<LoadedPlugin>, ApiError> {
+        let registry = self.registry.load();
+        let entry = registry.get(name).ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no plugin named {name}"))
+        })?;
+        if let Some(actual) = entry.kind
+            && actual != kind
+        {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("plugin {name} is a {actual} plugin, not a {kind} plugin"),
+            ));
+        }
+        entry.serving.clone().ok_or_else(|| {
+            if let Some(problem) = &entry.problem {
+                tracing::warn!(plugin = name, "refused: plugin not served: {problem}");
+            }
+            // The detail (a missing variable, a compile error) is for the
+            // operator, not for whoever sent the request.
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("plugin {name} is not served; `hookhost routes` shows why"),
+            )
+        })
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/pyrus/{plugin}", post(pyrus_bot::handle))
+        .fallback(error::not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(request_id::tag))
+}
+
+/// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,64 @@
+//! `POST /pyrus/{plugin}`: a Pyrus bot webhook.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::body::read_limited;
+use super::error::ApiError;
+use super::{AppState, outcome};
+use crate::protocol::pyrus_bot;
+use crate::runtime::{PluginKind, Prepared};
+use crate::verify;
+
+pub async fn handle(
+    State(app): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let plugin = app.plugin(&name, PluginKind::PyrusBot)?;
+    let (Prepared::PyrusBot(pre), Some(secret)) = (&plugin.prepared, &plugin.secret) else {
+        // The loader serves a bot only with a secret; refuse rather than trust that.
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "plugin is not ready",
+        ));
+    };
+
+    let body = read_limited(body, app.body_limit).await?;
+    verify::pyrus::verify(secret.expose(), headers.get(verify::pyrus::HEADER), &body).map_err(
+        |e| {
+            tracing::warn!(plugin = %name, "signature rejected: {e}");
+            ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())
+        },
+    )?;
+
+    let bad_request = |e: crate::protocol::BadRequest| {
+        tracing::warn!(plugin = %name, "bad request: {e}");
+        ApiError::new(StatusCode::BAD_REQUEST, e.0)
+    };
+    let retry =
+        pyrus_bot::parse_retry(headers.get(pyrus_bot::RETRY_HEADER)).map_err(bad_request)?;
+    let event = pyrus_bot::parse_event(body, retry).map_err(bad_request)?;
+    tracing::debug!(plugin = %name, task_id = event.task_id, attempt = retry.attempt, "calling plugin");
+
+    let answer = app
+        .runtime
+        .call_pyrus_bot(pre, &plugin.sandbox, &event)
+        .await
+        .map_err(|e| outcome::invoke_error(&name, e))?
+        .map_err(|e| outcome::plugin_error(&name, e))?;
+
+    Ok(match answer {
+        None => StatusCode::OK.into_response(),
+        Some(comment) => {
+            let json =
+                pyrus_bot::comment_json(comment).map_err(|e| outcome::bad_answer(&name, e))?;
+            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+        }
+    })
+}

@@ -1,0 +1,579 @@
+//! The Pyrus bot route end to end: real `hookhost` process, real sockets,
+//! plugins built from source, requests signed as Pyrus signs them.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn echo_host() -> (Plugins, Host) {
+    let plugins = Plugins::new();
+    plugins.add("echo-bot", &echo_bot(), &Plugins::bot_toml(""));
+    let host = Host::start(plugins.path());
+    (plugins, host)
+}
+
+#[tokio::test]
+async fn documented_example_gets_the_documented_comment() {
+    let (_plugins, host) = echo_host();
+    let lower = sign(SECRET, EXAMPLE);
+    for sig in [lower.clone(), lower.to_uppercase()] {
+        let res = host.pyrus_with("echo-bot", EXAMPLE, Some(&sig), &[]).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/json");
+        let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(res.text().await.unwrap(), EXAMPLE_ANSWER);
+        // The plugin's own log line carries its name and the request id.
+        let log = host.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains(&request_id) && l.contains("answering task 1532"))
+            .unwrap_or_else(|| panic!("no plugin log line for {request_id}:\n{log}"));
+        assert!(
+            line.contains("plugin=\"echo-bot\"") || line.contains("plugin=echo-bot"),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_signatures_get_401_and_never_reach_the_plugin() {
+    let (_plugins, host) = echo_host();
+    let body = example_with_task(900_001);
+    let good = sign(SECRET, &body);
+    let wrong = sign("another secret", &body);
+    let cases: [(&str, Option<&str>); 5] = [
+        ("wrong", Some(&wrong)),
+        ("missing", None),
+        ("truncated", Some(&good[..good.len() - 2])),
+        ("not hex", Some("not-a-signature")),
+        ("empty", Some("")),
+    ];
+    for (what, sig) in cases {
+        let res = host.pyrus_with("echo-bot", &body, sig, &[]).await;
+        assert_eq!(res.status(), 401, "{what}");
+        let json: serde_json::Value = res.json().await.unwrap();
+        assert!(
+            json["error"].as_str().unwrap().contains("X-Pyrus-Sig"),
+            "{what}: {json}"
+        );
+    }
+    // A signature over other bytes than the ones sent fails too.
+    let res = host
+        .pyrus_with(
+            "echo-bot",
+            &body.replace("Budget", "Budgex"),
+            Some(&good),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+    assert!(
+        !host.log().contains("answering task 900001"),
+        "plugin ran for a refused request"
+    );
+
+    // The same body, correctly signed, does reach it.
+    assert_eq!(host.pyrus("echo-bot", &body).await.status(), 200);
+    host.wait_for_log("answering task 900001", Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn malformed_unknown_and_oversized_requests() {
+    let plugins = Plugins::new();
+    plugins.add("echo-bot", &echo_bot(), &Plugins::bot_toml(""));
+    let host = Host::start_with(plugins.path(), &["--body-limit", "65536"], &[]);
+
+    let res = host.pyrus("echo-bot", "{\"task_id\": 1, ").await;
+    assert_eq!(res.status(), 400);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        json["error"].as_str().unwrap().contains("not valid JSON"),
+        "{json}"
+    );
+
+    let res = host
+        .pyrus("echo-bot", r#"{"event": "comment", "task_id": 1}"#)
+        .await;
+    assert_eq!(res.status(), 400);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert!(json["error"].as_str().unwrap().contains("`task`"), "{json}");
+
+    let res = host
+        .pyrus_with(
+            "echo-bot",
+            EXAMPLE,
+            Some(&sign(SECRET, EXAMPLE)),
+            &[("x-pyrus-retry", "7")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(70_000));
+    let res = host.pyrus("echo-bot", &big).await;
+    assert_eq!(res.status(), 413);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert!(json["error"].as_str().unwrap().contains("65536"), "{json}");
+
+    let res = host.pyrus("nobody", EXAMPLE).await;
+    assert_eq!(res.status(), 404);
+    let res = client()
+        .get(format!("{}/pyrus/echo-bot", host.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let res = client()
+        .get(format!("{}/elsewhere", host.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // Still serving after all of that.
+    assert_eq!(
+        host.pyrus("echo-bot", EXAMPLE).await.text().await.unwrap(),
+        EXAMPLE_ANSWER
+    );
+}
+
+#[tokio::test]
+async fn hot_reload_swaps_without_dropping_a_request() {
+    let plugins = Plugins::new();
+    plugins.add("bot", &echo_bot(), &Plugins::bot_toml(""));
+    let host = Host::start(plugins.path());
+    assert_eq!(
+        host.pyrus("bot", EXAMPLE).await.text().await.unwrap(),
+        EXAMPLE_ANSWER
+    );
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let (url, stop) = (host.url.clone(), stop.clone());
+        streams.push(tokio::spawn(async move {
+            let (mut echo, mut test, mut failures) = (0u32, 0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = client()
+                    .post(format!("{url}/pyrus/bot"))
+                    .header("x-pyrus-sig", sign(SECRET, EXAMPLE))
+                    .body(EXAMPLE)
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == 200 => {
+                        let text = r.text().await.unwrap_or_default();
+                        if text == EXAMPLE_ANSWER {
+                            echo += 1
+                        } else if text.contains("test-bot saw task 1532") {
+                            test += 1
+                        } else {
+                            failures.push(text)
+                        }
+                    }
+                    Ok(r) => failures.push(format!("status {}", r.status())),
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            (echo, test, failures)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Overwrite in place, the least friendly way to replace a file.
+    std::fs::copy(test_bot(), plugins.path().join("bot.wasm")).unwrap();
+    let took = eventually(Duration::from_secs(1), || async {
+        host.pyrus("bot", EXAMPLE)
+            .await
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("test-bot")
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "new version not serving within 1 s:\n{}",
+        host.log()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let (mut echo, mut test) = (0, 0);
+    for stream in streams {
+        let (e, t, failures) = stream.await.unwrap();
+        assert!(
+            failures.is_empty(),
+            "requests failed during the swap: {failures:?}"
+        );
+        echo += e;
+        test += t;
+    }
+    assert!(
+        echo > 0 && test > 0,
+        "stream saw echo {echo} and test {test} answers"
+    );
+
+    std::fs::remove_file(plugins.path().join("bot.wasm")).unwrap();
+    let gone = eventually(Duration::from_secs(1), || async {
+        host.pyrus("bot", EXAMPLE).await.status() == 404
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "removed plugin still served:\n{}",
+        host.log()
+    );
+}
+
+#[tokio::test]
+async fn a_broken_file_leaves_the_working_version_serving() {
+    let plugins = Plugins::new();
+    plugins.add("bot", &echo_bot(), &Plugins::bot_toml(""));
+    let host = Host::start(plugins.path());
+    assert_eq!(host.pyrus("bot", EXAMPLE).await.status(), 200);
+
+    std::fs::write(
+        plugins.path().join("bot.wasm"),
+        b"\0asm this is not a component",
+    )
+    .unwrap();
+    host.wait_for_log("newest file not loaded", Duration::from_secs(2));
+    assert_eq!(
+        host.pyrus("bot", EXAMPLE).await.text().await.unwrap(),
+        EXAMPLE_ANSWER
+    );
+    let listing = routes(plugins.path(), &[]);
+    assert!(
+        listing.contains("not served: does not compile"),
+        "{listing}"
+    );
+
+    // A valid component that implements no hookhost world is refused too.
+    std::fs::write(plugins.path().join("bot.wasm"), b"(component)").unwrap();
+    host.wait_for_log("matches none of hookhost's worlds", Duration::from_secs(2));
+    assert_eq!(
+        host.pyrus("bot", EXAMPLE).await.text().await.unwrap(),
+        EXAMPLE_ANSWER
+    );
+
+    // And a good file is taken again.
+    std::fs::copy(test_bot(), plugins.path().join("bot.wasm")).unwrap();
+    let took = eventually(Duration::from_secs(1), || async {
+        host.pyrus("bot", EXAMPLE)
+            .await
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("test-bot")
+    })
+    .await;
+    assert!(took.is_some(), "{}", host.log());
+}
+
+#[tokio::test]
+async fn misbehaving_plugins_fail_only_their_own_request() {
+    let plugins = Plugins::new();
+    plugins
+        .add("echo-bot", &echo_bot(), &Plugins::bot_toml(""))
+        .add(
+            "looper",
+            &test_bot(),
+            &Plugins::bot_toml("timeout_ms = 500\n[config]\nmode = \"loop\""),
+        )
+        .add(
+            "hog",
+            &test_bot(),
+            &Plugins::bot_toml("memory_mb = 16\n[config]\nmode = \"oom\""),
+        )
+        .add(
+            "crasher",
+            &test_bot(),
+            &Plugins::bot_toml("[config]\nmode = \"trap\""),
+        );
+    let host = Host::start(plugins.path());
+
+    let started = Instant::now();
+    let looping = host.pyrus("looper", EXAMPLE);
+    let meanwhile = async {
+        // While the loop burns a core, the echo bot keeps answering.
+        for _ in 0..5 {
+            let res = host.pyrus("echo-bot", EXAMPLE).await;
+            assert_eq!(res.status(), 200);
+            assert_eq!(res.text().await.unwrap(), EXAMPLE_ANSWER);
+        }
+    };
+    let (res, ()) = tokio::join!(looping, meanwhile);
+    let elapsed = started.elapsed();
+    assert_eq!(res.status(), 504);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert!(json["error"].as_str().unwrap().contains("500 ms"), "{json}");
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_millis(1500),
+        "{elapsed:?}"
+    );
+
+    let res = host.pyrus("hog", EXAMPLE).await;
+    assert_eq!(res.status(), 502);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("memory limit of 16 MiB"),
+        "{json}"
+    );
+
+    let res = host.pyrus("crasher", EXAMPLE).await;
+    assert_eq!(res.status(), 502);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["error"], "plugin trapped");
+    let log = host.log();
+    assert!(
+        log.contains("test-bot was told to trap"),
+        "trap cause not logged:\n{log}"
+    );
+
+    // Each failure again, all at once, and the echo bot is still fine.
+    let (a, b, c, d) = tokio::join!(
+        host.pyrus("looper", EXAMPLE),
+        host.pyrus("hog", EXAMPLE),
+        host.pyrus("crasher", EXAMPLE),
+        host.pyrus("echo-bot", EXAMPLE),
+    );
+    assert_eq!(
+        [a.status(), b.status(), c.status(), d.status()],
+        [504, 502, 502, 200]
+    );
+}
+
+#[tokio::test]
+async fn plugin_errors_map_to_documented_statuses() {
+    let plugins = Plugins::new();
+    for mode in [
+        "reject",
+        "unavailable",
+        "internal",
+        "bad-json",
+        "silent",
+        "full",
+        "config",
+        "chatty",
+        "raw",
+    ] {
+        plugins.add(
+            mode,
+            &test_bot(),
+            &Plugins::bot_toml(&format!("[config]\nmode = \"{mode}\"\nflag = true")),
+        );
+    }
+    let host = Host::start(plugins.path());
+
+    for (mode, status) in [
+        ("reject", 422),
+        ("unavailable", 503),
+        ("internal", 500),
+        ("bad-json", 502),
+    ] {
+        let res = host.pyrus(mode, EXAMPLE).await;
+        assert_eq!(res.status(), status, "{mode}");
+        let json: serde_json::Value = res.json().await.unwrap();
+        assert!(json["error"].is_string(), "{mode}: {json}");
+    }
+
+    let res = host.pyrus("silent", EXAMPLE).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "");
+
+    let res = host.pyrus("full", EXAMPLE).await;
+    assert_eq!(res.status(), 200);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "text": "all fields",
+            "formatted_text": "<b>all</b>",
+            "approval_choice": "acknowledged",
+            "action": "reopened",
+            "reassign_to": {"email": "bob@example.com"},
+            "participants_added": [{"id": 1}],
+            "participants_removed": [{"email": "x@example.com"}],
+            "subscribers_added": [{"id": 2}],
+            "subscribers_removed": [{"id": 3}],
+            "approvals_added": [[{"id": 4}], [{"id": 5}, {"id": 6}]],
+            "approvals_removed": [[{"id": 7}]],
+            "field_updates": [
+                {"id": 10, "value": "t"},
+                {"code": "amount", "value": 12.5},
+                {"name": "Choice", "value": {"choice_id": 3}}
+            ],
+            "due_date": "2026-12-01",
+            "due": "2026-12-01T10:00:00Z",
+            "duration": 60,
+            "spent_minutes": 15,
+            "attachments": ["00000000-0000-0000-0000-000000000001"]
+        })
+    );
+
+    let res = host.pyrus("config", EXAMPLE).await;
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["text"],
+        "flag=true,mode=config"
+    );
+
+    // The retry header reaches the plugin; the raw body arrives byte for byte.
+    let res = host
+        .pyrus_with(
+            "raw",
+            EXAMPLE,
+            Some(&sign(SECRET, EXAMPLE)),
+            &[("x-pyrus-retry", "2/3")],
+        )
+        .await;
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["text"],
+        EXAMPLE
+    );
+
+    let res = host.pyrus("chatty", EXAMPLE).await;
+    assert_eq!(res.status(), 200);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    host.wait_for_log("stderr line from test-bot", Duration::from_secs(2));
+    let log = host.log();
+    // Lines are split at newlines; control characters are escaped.
+    for needle in [
+        "stdout line from test-bot",
+        "stderr line from test-bot",
+        "second\\u{1b}[31m line",
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not logged:\n{log}"));
+        assert!(
+            line.contains(&id) && line.contains("chatty"),
+            "untagged: {line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_retry_attempt_reaches_the_plugin() {
+    let plugins = Plugins::new();
+    plugins.add("bot", &test_bot(), &Plugins::bot_toml(""));
+    let host = Host::start(plugins.path());
+    let res = host
+        .pyrus_with(
+            "bot",
+            EXAMPLE,
+            Some(&sign(SECRET, EXAMPLE)),
+            &[("x-pyrus-retry", "3/3")],
+        )
+        .await;
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["text"], "test-bot saw task 1532 on attempt 3/3");
+}
+
+#[tokio::test]
+async fn a_bot_without_a_usable_secret_is_not_served() {
+    let plugins = Plugins::new();
+    plugins
+        .add("no-sidecar", &echo_bot(), "")
+        .add(
+            "unset-env",
+            &echo_bot(),
+            "secret = { env = \"HOOKHOST_TEST_UNSET_SECRET\" }",
+        )
+        .add(
+            "from-env",
+            &echo_bot(),
+            "secret = { env = \"HOOKHOST_TEST_SECRET\" }",
+        );
+    std::fs::remove_file(plugins.path().join("no-sidecar.toml")).unwrap();
+    let env = [("HOOKHOST_TEST_SECRET", SECRET)];
+    let host = Host::start_with(plugins.path(), &[], &env);
+
+    for name in ["no-sidecar", "unset-env"] {
+        let res = host.pyrus(name, EXAMPLE).await;
+        assert_eq!(res.status(), 503, "{name}");
+        let text = res.text().await.unwrap();
+        assert!(
+            !text.contains("HOOKHOST_TEST_UNSET_SECRET"),
+            "operator detail leaked: {text}"
+        );
+    }
+    assert_eq!(
+        host.pyrus("from-env", EXAMPLE).await.text().await.unwrap(),
+        EXAMPLE_ANSWER
+    );
+
+    let listing = routes(plugins.path(), &env);
+    let line = |name: &str| {
+        listing
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from:\n{listing}"))
+            .to_owned()
+    };
+    assert!(
+        line("no-sidecar").contains("not served: a pyrus-bot plugin needs a secret"),
+        "{listing}"
+    );
+    assert!(
+        line("unset-env").contains("environment variable HOOKHOST_TEST_UNSET_SECRET is not set"),
+        "{listing}"
+    );
+    assert!(
+        line("from-env").contains("POST /pyrus/from-env"),
+        "{listing}"
+    );
+    assert!(line("from-env").contains("serving"), "{listing}");
+    assert!(line("from-env").contains("gen "), "{listing}");
+    assert!(!listing.contains(SECRET), "secret printed:\n{listing}");
+
+    // Setting the secret in the sidecar takes effect without a restart.
+    std::fs::write(
+        plugins.path().join("no-sidecar.toml"),
+        "secret = { file = \"bot.secret\" }",
+    )
+    .unwrap();
+    std::fs::write(plugins.path().join("bot.secret"), format!("{SECRET}\n")).unwrap();
+    let took = eventually(Duration::from_secs(1), || async {
+        host.pyrus("no-sidecar", EXAMPLE).await.status() == 200
+    })
+    .await;
+    assert!(took.is_some(), "{}", host.log());
+    assert!(!host.log().contains(SECRET), "secret in the log");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let plugins = Plugins::new();
+    plugins.add(
+        "slow",
+        &test_bot(),
+        &Plugins::bot_toml("[config]\nmode = \"slow\"\nslow_ms = \"800\""),
+    );
+    let mut host = Host::start(plugins.path());
+    let pid = host.pid().to_string();
+    let request = host.pyrus("slow", EXAMPLE);
+    let signal = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let (res, ()) = tokio::join!(request, signal);
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["text"],
+        "slept 800 ms"
+    );
+    let exit = host.child.wait().unwrap();
+    assert!(exit.success(), "hookhost exited with {exit}");
+    assert!(host.log().contains("shutting down"));
+}

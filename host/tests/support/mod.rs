@@ -1,0 +1,253 @@
+//! Test harness: builds the guest plugins from source, starts the real
+//! `hookhost` binary on an ephemeral port, and signs requests as Pyrus does.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+
+pub const SECRET: &str = "Bot-Secret-Key";
+pub const EXAMPLE: &str = include_str!("../fixtures/pyrus-bot-example.json");
+pub const EXAMPLE_ANSWER: &str = r#"{"text":"Hello, Bob Smith! You said \"Budget approval\"."}"#;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds every guest once per test binary and returns the folder holding
+/// the `.wasm` files.
+pub fn guests() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let target = workspace().join("target/guests");
+        let status = Command::new(env!("CARGO"))
+            .current_dir(workspace())
+            .env("CARGO_TARGET_DIR", &target)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "echo-bot",
+                "-p",
+                "test-bot",
+            ])
+            .status()
+            .expect("run cargo to build the guests");
+        assert!(status.success(), "building the guest plugins failed");
+        target.join("wasm32-wasip2/release")
+    })
+}
+
+pub fn echo_bot() -> PathBuf {
+    guests().join("echo_bot.wasm")
+}
+
+pub fn test_bot() -> PathBuf {
+    guests().join("test_bot.wasm")
+}
+
+/// A plugins folder of the test's own.
+pub struct Plugins {
+    pub dir: tempfile::TempDir,
+}
+
+impl Plugins {
+    pub fn new() -> Self {
+        Plugins {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Installs `wasm` as plugin `name` with sidecar text `toml`.
+    pub fn add(&self, name: &str, wasm: &Path, toml: &str) -> &Self {
+        std::fs::write(self.path().join(format!("{name}.toml")), toml).expect("write sidecar");
+        std::fs::copy(wasm, self.path().join(format!("{name}.wasm"))).expect("copy plugin");
+        self
+    }
+
+    /// A bot sidecar with the test secret inline and extra lines.
+    pub fn bot_toml(extra: &str) -> String {
+        format!("secret = {{ value = \"{SECRET}\" }}\n{extra}\n")
+    }
+}
+
+/// A running `hookhost serve`; killed when dropped.
+pub struct Host {
+    pub child: Child,
+    pub url: String,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+    // Kept open: hookhost must never see its stdout closed under it.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Host {
+    pub fn start(plugins: &Path) -> Host {
+        Host::start_with(plugins, &[], &[])
+    }
+
+    pub fn start_with(plugins: &Path, args: &[&str], env: &[(&str, &str)]) -> Host {
+        let log_dir = tempfile::tempdir().expect("temp dir");
+        let log = log_dir.path().join("hookhost.log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookhost"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
+            .arg(plugins)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start hookhost");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read listening line");
+        let url = line
+            .trim()
+            .strip_prefix("hookhost listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "hookhost did not start: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_owned();
+        Host {
+            child,
+            url,
+            log,
+            _log_dir: log_dir,
+            _stdout: stdout,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Posts `body` to `/pyrus/{plugin}` signed with `secret`.
+    pub async fn pyrus(&self, plugin: &str, body: &str) -> reqwest::Response {
+        self.pyrus_with(plugin, body, Some(&sign(SECRET, body)), &[])
+            .await
+    }
+
+    pub async fn pyrus_with(
+        &self,
+        plugin: &str,
+        body: &str,
+        sig: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = client()
+            .post(format!("{}/pyrus/{plugin}", self.url))
+            .header("content-type", "application/json")
+            .header("user-agent", "Pyrus-Bot-4")
+            .body(body.to_owned());
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-pyrus-retry"))
+        {
+            req = req.header("x-pyrus-retry", "1/3");
+        }
+        if let Some(sig) = sig {
+            req = req.header("x-pyrus-sig", sig);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("request reaches hookhost")
+    }
+
+    /// Waits until `check` holds for the log, or panics with the log.
+    pub fn wait_for_log(&self, what: &str, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(what) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("log never said {what:?}:\n{}", self.log());
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("http client")
+        })
+        .clone()
+}
+
+/// `X-Pyrus-Sig` as Pyrus computes it: HMAC-SHA1 keyed with the secret over
+/// the raw body, hex.
+pub fn sign(secret: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(body.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The example event with another task id, so log lines can be told apart.
+pub fn example_with_task(task_id: i64) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).expect("example is JSON");
+    v["task_id"] = task_id.into();
+    v.to_string()
+}
+
+/// Runs `hookhost routes` on a folder and returns its stdout.
+pub fn routes(plugins: &Path, env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hookhost"))
+        .args(["routes", "--plugins"])
+        .arg(plugins)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run hookhost routes");
+    assert!(
+        out.status.success(),
+        "routes failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Polls `f` until it returns true or `timeout` passes; returns the time it took.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
