@@ -13,11 +13,23 @@ use crate::server::DEFAULT_BODY_LIMIT;
 /// is live within a second; `hookhost routes` prints where to point the
 /// sender. Signatures are checked before a plugin sees a byte.
 #[derive(Debug, Parser)]
-#[command(name = "hookhost", version)]
+#[command(name = "hookhost", version, after_long_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+const AFTER_HELP: &str = "\
+Routes:
+  POST /pyrus/{plugin}   Pyrus bot webhook; X-Pyrus-Sig = hex HMAC-SHA1(secret, raw body)
+
+Sidecar NAME.toml (all keys optional):
+  secret = { env = \"VAR\" } | { file = \"path\" } | { value = \"...\" }
+  timeout_ms = 10000   memory_mb = 64   [config] key = \"value\"
+
+Examples:
+  ECHO_BOT_SECRET=... hookhost serve --listen 0.0.0.0:8080
+  hookhost routes --plugins ./plugins";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -63,6 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/pyrus/{plugin}", post(pyrus_bot::handle))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(request_id::tag))
 }
