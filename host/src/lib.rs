@@ -8,6 +8,7 @@
 //! serves each route current as files in the plugins folder change.
 
 pub mod cli;
+pub mod logtext;
 pub mod plugins;
 pub mod protocol;
 pub mod routes;

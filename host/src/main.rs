@@ -1,4 +1,4 @@
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use hookhost::cli::{Cli, Command, RoutesArgs, ServeArgs};
 use hookhost::plugins::{self, Loader, Registry};
+use hookhost::routes::{self, StatusFile};
 use hookhost::runtime::Runtime;
 use hookhost::server::{self, AppState};
 
@@ -54,50 +55,72 @@ fn init_logging(default: &str, json: bool) {
     }
 }
 
-async fn load_folder(
-    dir: &std::path::Path,
-) -> anyhow::Result<(Arc<Runtime>, Loader, plugins::SharedRegistry)> {
+fn check_folder(dir: &std::path::Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
         bail!(
             "plugins folder {} does not exist (create it or pass --plugins DIR)",
             dir.display()
         );
     }
-    let runtime = Runtime::new()?;
-    let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
-    let mut loader = Loader::new(runtime.clone(), dir.to_path_buf(), registry.clone());
-    loader
-        .rescan()
-        .await
-        .with_context(|| format!("cannot read plugins folder {}", dir.display()))?;
-    Ok((runtime, loader, registry))
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let (runtime, loader, registry) = load_folder(&args.plugins).await?;
-    let _watcher = plugins::watch(loader)
-        .with_context(|| format!("cannot watch {}", args.plugins.display()))?;
-
+    check_folder(&args.plugins)?;
+    // Bound first so the status file can name the address; connections that
+    // arrive while the plugins load wait in the backlog.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let status = StatusFile::new(&args.plugins, format!("http://{addr}"));
+
+    let runtime = Runtime::new()?;
+    let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
+    let loader = Loader::new(runtime.clone(), args.plugins.clone(), registry.clone())
+        .publish_status(status.clone());
+    let _watcher = plugins::watch(loader).await?;
+
     tracing::info!(%addr, plugins = %args.plugins.display(), "listening");
-    // On stdout, for scripts and tests that start hookhost on port 0.
-    println!("hookhost listening on http://{addr}");
+    // On stdout, for scripts and tests that start hookhost on port 0. A
+    // closed stdout must not stop the server.
+    let _ = writeln!(std::io::stdout(), "hookhost listening on http://{addr}");
 
     let state = Arc::new(AppState {
         registry,
         runtime,
         body_limit: args.body_limit,
     });
-    server::serve(listener, state).await?;
+    let served = server::serve(listener, state).await;
+    status.remove();
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
 
 async fn routes(args: RoutesArgs) -> anyhow::Result<()> {
-    let (_runtime, _loader, registry) = load_folder(&args.plugins).await?;
-    print!("{}", hookhost::routes::render(&registry.load()));
+    check_folder(&args.plugins)?;
+    if let Some(live) = routes::read_live(&args.plugins) {
+        println!(
+            "live: hookhost pid {} serving {} on {}",
+            live.pid,
+            args.plugins.display(),
+            live.url
+        );
+        print!("{}", routes::render(&live.rows));
+        return Ok(());
+    }
+    println!(
+        "dry run: no hookhost is serving {}; this is what serving it would load",
+        args.plugins.display()
+    );
+    let runtime = Runtime::new()?;
+    let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
+    let mut loader = Loader::new(runtime, args.plugins.clone(), registry.clone());
+    loader
+        .rescan()
+        .await
+        .with_context(|| format!("cannot read plugins folder {}", args.plugins.display()))?;
+    print!("{}", routes::render(&routes::rows(&registry.load())));
     Ok(())
 }

@@ -124,6 +124,12 @@ async fn malformed_unknown_and_oversized_requests() {
         .await
         .unwrap();
     assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+    assert!(res.json::<serde_json::Value>().await.unwrap()["error"].is_string());
+    // A path segment that is not UTF-8 gets a JSON refusal too.
+    let res = host.pyrus("%FF", EXAMPLE).await;
+    assert_eq!(res.status(), 404);
+    assert!(res.json::<serde_json::Value>().await.unwrap()["error"].is_string());
     let res = client()
         .get(format!("{}/elsewhere", host.url))
         .send()
@@ -277,9 +283,11 @@ async fn a_broken_file_leaves_the_working_version_serving() {
         host.pyrus("bot", EXAMPLE).await.text().await.unwrap(),
         EXAMPLE_ANSWER
     );
+    // `routes` reads the running server's table.
     let listing = routes(plugins.path(), &[]);
+    assert!(listing.starts_with("live: hookhost pid"), "{listing}");
     assert!(
-        listing.contains("not served: does not compile"),
+        listing.contains("serving generation 1 (newest file not loaded: does not compile"),
         "{listing}"
     );
 
@@ -324,8 +332,15 @@ async fn misbehaving_plugins_fail_only_their_own_request() {
             "crasher",
             &test_bot(),
             &Plugins::bot_toml("[config]\nmode = \"trap\""),
+        )
+        .add(
+            "patient",
+            &test_bot(),
+            &Plugins::bot_toml("timeout_ms = 60000"),
         );
     let host = Host::start(plugins.path());
+    // Pyrus stops waiting at 60 s, so a bot never gets more than 55 s.
+    host.wait_for_log("timeout_ms lowered to 55000 ms", Duration::from_secs(2));
 
     let started = Instant::now();
     let looping = host.pyrus("looper", EXAMPLE);
@@ -578,24 +593,103 @@ async fn a_bot_without_a_usable_secret_is_not_served() {
     assert!(line("from-env").contains("gen "), "{listing}");
     assert!(!listing.contains(SECRET), "secret printed:\n{listing}");
 
-    // Setting the secret in the sidecar takes effect without a restart.
+    // A sidecar added while running takes effect without a restart, and so
+    // does its secret file appearing after it.
     std::fs::write(
         plugins.path().join("no-sidecar.toml"),
         "secret = { file = \"bot.secret\" }",
     )
     .unwrap();
+    host.wait_for_log("bot.secret cannot be read", Duration::from_secs(2));
     std::fs::write(plugins.path().join("bot.secret"), format!("{SECRET}\n")).unwrap();
     let took = eventually(Duration::from_secs(1), || async {
         host.pyrus("no-sidecar", EXAMPLE).await.status() == 200
     })
     .await;
     assert!(took.is_some(), "{}", host.log());
+
+    // Removing a sidecar takes effect too: the bot loses its secret.
+    std::fs::remove_file(plugins.path().join("from-env.toml")).unwrap();
+    let took = eventually(Duration::from_secs(1), || async {
+        host.pyrus("from-env", EXAMPLE).await.status() == 503
+    })
+    .await;
+    assert!(took.is_some(), "{}", host.log());
     assert!(!host.log().contains(SECRET), "secret in the log");
+}
+
+#[tokio::test]
+async fn a_malformed_secret_line_is_never_echoed() {
+    let plugins = Plugins::new();
+    plugins.add("bot", &echo_bot(), "secret = \"hunter2-typed-bare\"");
+    let host = Host::start(plugins.path());
+    let res = host.pyrus("bot", EXAMPLE).await;
+    assert_eq!(res.status(), 503);
+    assert!(!res.text().await.unwrap().contains("hunter2"));
+    let listing = routes(plugins.path(), &[]);
+    assert!(listing.contains("secret must be one of"), "{listing}");
+    assert!(!listing.contains("hunter2"), "{listing}");
+    assert!(!host.log().contains("hunter2"), "{}", host.log());
+    let dry_run = {
+        drop(host);
+        routes(plugins.path(), &[])
+    };
+    assert!(dry_run.starts_with("dry run:"), "{dry_run}");
+    assert!(!dry_run.contains("hunter2"), "{dry_run}");
+}
+
+#[tokio::test]
+async fn a_plugin_dropped_in_while_running_is_served() {
+    let plugins = Plugins::new();
+    let host = Host::start(plugins.path());
+    assert_eq!(host.pyrus("late", EXAMPLE).await.status(), 404);
+    // The sidecar first, then the component renamed into place.
+    std::fs::write(plugins.path().join("late.toml"), Plugins::bot_toml("")).unwrap();
+    std::fs::copy(echo_bot(), plugins.path().join(".late.wasm.tmp")).unwrap();
+    std::fs::rename(
+        plugins.path().join(".late.wasm.tmp"),
+        plugins.path().join("late.wasm"),
+    )
+    .unwrap();
+    let took = eventually(Duration::from_secs(1), || async {
+        host.pyrus("late", EXAMPLE).await.status() == 200
+    })
+    .await;
+    assert!(took.is_some(), "{}", host.log());
+    // Hidden and editor files are not plugins.
+    std::fs::copy(echo_bot(), plugins.path().join("late.wasm~")).unwrap();
+    std::fs::copy(echo_bot(), plugins.path().join(".hidden.wasm")).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listing = routes(plugins.path(), &[]);
+    assert_eq!(listing.lines().count(), 3, "{listing}");
+}
+
+#[test]
+fn help_explains_both_commands() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookhost"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in ["serve", "routes", "X-Pyrus-Sig", "timeout_ms"] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
 }
 
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
+    stop_lets_in_flight_requests_finish("-TERM").await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigint_lets_in_flight_requests_finish() {
+    stop_lets_in_flight_requests_finish("-INT").await;
+}
+
+async fn stop_lets_in_flight_requests_finish(signal: &str) {
     let plugins = Plugins::new();
     plugins.add(
         "slow",
@@ -608,7 +702,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let signal = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([signal, &pid])
             .status()
             .unwrap();
         assert!(status.success());
@@ -622,4 +716,6 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let exit = host.child.wait().unwrap();
     assert!(exit.success(), "hookhost exited with {exit}");
     assert!(host.log().contains("shutting down"));
+    // A stopped server no longer claims the folder.
+    assert!(routes(plugins.path(), &[]).starts_with("dry run:"));
 }

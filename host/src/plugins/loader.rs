@@ -11,16 +11,26 @@ use sha2::{Digest, Sha256};
 use super::LoadedPlugin;
 use super::registry::{PluginEntry, Registry, SharedRegistry};
 use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
+use crate::routes::StatusFile;
 use crate::runtime::{PluginKind, Prepared, Runtime, Sandbox};
 
 /// Pyrus gives a bot 60 s; answering after that is answering no one.
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
 
-/// What a plugin's files looked like when last loaded.
+/// What a plugin's files looked like when last loaded. The secret's digest
+/// is part of it, so a rotated secret file or a touched sidecar reloads.
 #[derive(PartialEq, Eq)]
 struct Fingerprint {
     wasm_hash: String,
-    sidecar: Option<String>,
+    sidecar: Result<Option<String>, String>,
+    secret: Option<[u8; 32]>,
+}
+
+/// A plugin's files as read from disk.
+struct PluginFiles {
+    bytes: Vec<u8>,
+    fingerprint: Fingerprint,
+    settings: Result<Settings, String>,
 }
 
 /// Owns the reload state; one task drives it, so no locking is needed.
@@ -33,6 +43,8 @@ pub struct Loader {
     /// back does not compile again, and a broken file is not retried.
     compiled: HashMap<String, Result<Prepared, String>>,
     generation: u64,
+    /// Where a serving process publishes the live `routes` table.
+    status: Option<StatusFile>,
 }
 
 impl Loader {
@@ -44,7 +56,14 @@ impl Loader {
             seen: HashMap::new(),
             compiled: HashMap::new(),
             generation: 0,
+            status: None,
         }
+    }
+
+    /// Publishes the `routes` table to `status` after every rescan.
+    pub fn publish_status(mut self, status: StatusFile) -> Self {
+        self.status = Some(status);
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -60,8 +79,12 @@ impl Loader {
 
         for (name, wasm) in files {
             let previous = current.get(&name);
-            let bytes = match tokio::fs::read(&wasm).await {
-                Ok(bytes) => bytes,
+            let path = wasm.clone();
+            let read = tokio::task::spawn_blocking(move || read_plugin(&path))
+                .await
+                .map_err(|e| std::io::Error::other(format!("reading plugin files: {e}")))?;
+            let files = match read {
+                Ok(files) => files,
                 // Removed between listing and reading: the next event rescans.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
@@ -71,30 +94,18 @@ impl Loader {
                     continue;
                 }
             };
-            let sidecar = read_sidecar(&wasm).await;
-            let fingerprint = Fingerprint {
-                wasm_hash: hex::encode(Sha256::digest(&bytes)),
-                sidecar: sidecar.as_ref().ok().cloned().flatten(),
-            };
             if let Some(previous) = previous
-                && sidecar.is_ok()
-                && self.seen.get(&name) == Some(&fingerprint)
+                && self.seen.get(&name) == Some(&files.fingerprint)
             {
                 next.insert(name, previous.clone());
                 continue;
             }
 
+            let hash = files.fingerprint.wasm_hash.clone();
             let entry = self
-                .load(
-                    &name,
-                    &wasm,
-                    bytes,
-                    &fingerprint.wasm_hash,
-                    sidecar,
-                    previous,
-                )
+                .load(&name, files.bytes, &hash, files.settings, previous)
                 .await;
-            self.seen.insert(name.clone(), fingerprint);
+            self.seen.insert(name.clone(), files.fingerprint);
             next.insert(name, Arc::new(entry));
         }
 
@@ -106,37 +117,43 @@ impl Loader {
             next.values()
                 .any(|e: &Arc<PluginEntry>| &e.file_hash == hash)
         });
-        self.registry.store(Arc::new(Registry::new(next)));
+        let registry = Arc::new(Registry::new(next));
+        self.registry.store(registry.clone());
+        if let Some(status) = &self.status
+            && let Err(e) = status.publish(&registry).await
+        {
+            tracing::warn!("cannot publish the routes table for `hookhost routes`: {e}");
+        }
         Ok(())
     }
 
     async fn load(
         &mut self,
         name: &str,
-        wasm: &Path,
         bytes: Vec<u8>,
         hash: &str,
-        sidecar: Result<Option<String>, String>,
+        settings: Result<Settings, String>,
         previous: Option<&Arc<PluginEntry>>,
     ) -> PluginEntry {
         let prepared = match self.compiled.get(hash) {
             Some(done) => done.clone(),
             None => {
                 let runtime = self.runtime.clone();
-                let done = tokio::task::spawn_blocking(move || {
+                let compiled = tokio::task::spawn_blocking(move || {
                     let component = runtime.compile(&bytes)?;
                     runtime.prepare(&component)
                 })
-                .await
-                .unwrap_or_else(|e| Err(format!("compilation failed: {e}")));
-                self.compiled.insert(hash.to_owned(), done.clone());
-                done
+                .await;
+                match compiled {
+                    // Compile and link results depend only on the bytes: keep them.
+                    Ok(done) => {
+                        self.compiled.insert(hash.to_owned(), done.clone());
+                        done
+                    }
+                    Err(e) => Err(format!("compilation did not finish: {e}")),
+                }
             }
         };
-        let settings = sidecar.and_then(|text| match text {
-            None => Ok(Settings::default()),
-            Some(text) => Settings::parse(&text, &sidecar_path(wasm)).map_err(|e| e.to_string()),
-        });
 
         let (prepared, settings) = match (prepared, settings) {
             (Ok(p), Ok(s)) => (p, s),
@@ -215,7 +232,7 @@ impl Loader {
             plugin = name,
             %kind,
             generation = plugin.generation,
-            sha256 = &hash[..12],
+            sha256 = crate::routes::short(hash),
             timeout_ms = plugin.sandbox.timeout.as_millis() as u64,
             memory_mb = plugin.sandbox.memory_bytes >> 20,
             "plugin loaded"
@@ -254,13 +271,34 @@ fn kept_or_failed(
     }
 }
 
-async fn read_sidecar(wasm: &Path) -> Result<Option<String>, String> {
+/// Reads, hashes and configures one plugin: file work, run off the async workers.
+fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
+    let bytes = std::fs::read(wasm)?;
     let path = sidecar_path(wasm);
-    match tokio::fs::read_to_string(&path).await {
+    let sidecar = match std::fs::read_to_string(&path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-    }
+    };
+    let settings = match &sidecar {
+        Ok(None) => Ok(Settings::default()),
+        Ok(Some(text)) => Settings::parse(text, &path).map_err(|e| e.to_string()),
+        Err(problem) => Err(problem.clone()),
+    };
+    let secret = settings.as_ref().ok().and_then(|s| match &s.secret {
+        SecretState::Absent => None,
+        SecretState::Ready(secret) => Some(Sha256::digest(secret.expose()).into()),
+        SecretState::Unusable(why) => Some(Sha256::digest(why.as_bytes()).into()),
+    });
+    Ok(PluginFiles {
+        fingerprint: Fingerprint {
+            wasm_hash: hex::encode(Sha256::digest(&bytes)),
+            sidecar,
+            secret,
+        },
+        bytes,
+        settings,
+    })
 }
 
 /// `NAME.wasm` files that are plugins, by name. Hidden files, editor

@@ -13,7 +13,7 @@ use crate::runtime::{Prepared, Sandbox};
 pub use loader::Loader;
 pub use registry::{PluginEntry, Registry, SharedRegistry};
 pub use sidecar::Secret;
-pub use watcher::{Watcher, watch};
+pub use watcher::{WatchError, Watcher, watch};
 
 /// One compiled, configured version of a plugin that can take requests.
 /// Requests hold an `Arc` to it, so a reload never pulls it from under them.

@@ -27,8 +27,7 @@ pub enum SidecarError {
 }
 
 /// Where a secret comes from. Only the reference is ever shown, never the value.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
     Env(String),
     File(PathBuf),
@@ -108,7 +107,9 @@ impl Default for Settings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SidecarFile {
-    secret: Option<SecretSource>,
+    /// Read as a bare value and checked by `secret_source`: serde's own
+    /// messages quote what they reject, and that could be the secret.
+    secret: Option<toml::Value>,
     timeout_ms: Option<u64>,
     memory_mb: Option<u64>,
     #[serde(default)]
@@ -129,6 +130,11 @@ impl Settings {
         };
         let file: SidecarFile =
             toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
+        let secret_source = file
+            .secret
+            .map(secret_source)
+            .transpose()
+            .map_err(invalid)?;
 
         let timeout = match file.timeout_ms {
             None => DEFAULT_TIMEOUT,
@@ -160,14 +166,14 @@ impl Settings {
         }
 
         let dir = path.parent().unwrap_or(Path::new("."));
-        let secret = match &file.secret {
+        let secret = match &secret_source {
             None => SecretState::Absent,
             Some(source) => resolve_secret(source, dir),
         };
 
         Ok(Settings {
             secret,
-            secret_source: file.secret,
+            secret_source,
             timeout,
             memory_bytes: memory_mb << 20,
             config,
@@ -186,6 +192,26 @@ impl Settings {
 
     pub fn memory_mb(&self) -> u64 {
         self.memory_bytes >> 20
+    }
+}
+
+/// `{ env = "VAR" }`, `{ file = "path" }` or `{ value = "..." }`. The
+/// messages never include what was written.
+fn secret_source(value: toml::Value) -> Result<SecretSource, String> {
+    const SHAPE: &str =
+        "secret must be one of { env = \"VAR\" }, { file = \"path\" }, { value = \"...\" }";
+    let toml::Value::Table(table) = value else {
+        return Err(SHAPE.to_owned());
+    };
+    let mut entries = table.into_iter();
+    let (Some((kind, toml::Value::String(text))), None) = (entries.next(), entries.next()) else {
+        return Err(SHAPE.to_owned());
+    };
+    match kind.as_str() {
+        "env" => Ok(SecretSource::Env(text)),
+        "file" => Ok(SecretSource::File(PathBuf::from(text))),
+        "value" => Ok(SecretSource::Value(text)),
+        _ => Err(SHAPE.to_owned()),
     }
 }
 
@@ -266,7 +292,21 @@ mod tests {
         assert!(parse("timeout_ms = 0").is_err());
         assert!(parse("memory_mb = 5000").is_err());
         assert!(parse("[config]\na = [1]").is_err());
-        assert!(parse("secret = { vault = \"x\" }").is_err());
+    }
+
+    #[test]
+    fn malformed_secrets_are_refused_without_quoting_them() {
+        for text in [
+            "secret = \"hunter2\"",
+            "secret = { value = 123456 }",
+            "secret = { vault = \"hunter2\" }",
+            "secret = { value = \"hunter2\", env = \"X\" }",
+            "secret = [\"hunter2\"]",
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains("secret must be one of"), "{text}: {err}");
+            assert!(!err.contains("hunter2") && !err.contains("123456"), "{err}");
+        }
     }
 
     #[test]

@@ -17,8 +17,18 @@ pub struct Watcher {
     _inner: RecommendedWatcher,
 }
 
-/// Starts watching `loader`'s folder and reloading through it.
-pub fn watch(mut loader: Loader) -> notify::Result<Watcher> {
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot watch the plugins folder: {0}")]
+    Watch(#[from] notify::Error),
+    #[error("cannot read the plugins folder: {0}")]
+    Read(#[from] std::io::Error),
+}
+
+/// Watches `loader`'s folder, loads it once, then reloads through `loader`
+/// whenever something in it changes. Watching starts before the first load,
+/// so nothing written while that load compiles is missed.
+pub async fn watch(mut loader: Loader) -> Result<Watcher, WatchError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut inner = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
         Ok(event) if concerns_plugins(&event) => {
@@ -28,6 +38,7 @@ pub fn watch(mut loader: Loader) -> notify::Result<Watcher> {
         Err(e) => tracing::warn!("watching the plugins folder: {e}"),
     })?;
     inner.watch(loader.dir(), RecursiveMode::NonRecursive)?;
+    loader.rescan().await?;
 
     tokio::spawn(async move {
         while rx.recv().await.is_some() {
@@ -51,9 +62,12 @@ fn concerns_plugins(event: &Event) -> bool {
         return false;
     }
     // No paths means the watcher lost track (e.g. an overflow): rescan.
+    // Any visible file counts, not only `.wasm` and `.toml`: a secret file
+    // kept beside its sidecar must reload the plugin too.
     event.paths.is_empty()
         || event.paths.iter().any(|p| {
-            p.extension()
-                .is_some_and(|ext| ext == "wasm" || ext == "toml")
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
         })
 }

@@ -1,15 +1,18 @@
 //! A guest's stdout and stderr, turned into host log lines.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-/// Bytes of output one request may log; the rest is dropped so a chatty or
-/// malicious plugin cannot flood the operator's log.
-const OUTPUT_BUDGET: usize = 64 * 1024;
+use crate::logtext::{MAX_LOGGED, sanitize};
+
+/// Bytes one request may write to the host log (host-interface lines, stdout
+/// and stderr together); the rest is dropped so a chatty or malicious plugin
+/// cannot flood the operator's log.
+const LOG_BUDGET: usize = 64 * 1024;
 /// Longest line kept in the buffer before it is logged anyway.
 const MAX_LINE: usize = 4096;
 
@@ -28,19 +31,62 @@ impl Stream {
     }
 }
 
+/// What is left of one request's log budget.
+#[derive(Clone)]
+pub struct LogBudget(Arc<BudgetState>);
+
+struct BudgetState {
+    left: AtomicUsize,
+    warned: AtomicBool,
+}
+
+impl LogBudget {
+    pub fn new() -> Self {
+        LogBudget(Arc::new(BudgetState {
+            left: AtomicUsize::new(LOG_BUDGET),
+            warned: AtomicBool::new(false),
+        }))
+    }
+
+    /// Takes up to `len` bytes and returns how many were granted; says once
+    /// in the log when the budget runs out.
+    pub fn take(&self, plugin: &str, len: usize) -> usize {
+        let mut granted = 0;
+        let _ = self
+            .0
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                granted = left.min(len);
+                Some(left - granted)
+            });
+        if granted < len && !self.0.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "hookhost::guest",
+                plugin,
+                "plugin wrote more than {LOG_BUDGET} bytes of log in one request; the rest is dropped"
+            );
+        }
+        granted
+    }
+
+    /// Admits a whole line while any budget is left.
+    pub fn charge(&self, plugin: &str, len: usize) -> bool {
+        self.take(plugin, len) > 0 || len == 0
+    }
+}
+
 /// Hands out writers that log whole lines tagged with the plugin name; the
 /// request id comes from the enclosing request span.
 #[derive(Clone)]
 pub struct GuestOutput {
     plugin: Arc<str>,
     stream: Stream,
-    budget: Arc<AtomicUsize>,
+    budget: LogBudget,
 }
 
 impl GuestOutput {
-    /// Both streams of one request share one budget.
-    pub fn pair(plugin: Arc<str>) -> (GuestOutput, GuestOutput) {
-        let budget = Arc::new(AtomicUsize::new(OUTPUT_BUDGET));
+    /// Both streams of one request, sharing its log budget.
+    pub fn pair(plugin: Arc<str>, budget: &LogBudget) -> (GuestOutput, GuestOutput) {
         let make = |stream| GuestOutput {
             plugin: plugin.clone(),
             stream,
@@ -61,7 +107,6 @@ impl StdoutStream for GuestOutput {
         Box::new(LineWriter {
             out: self.clone(),
             pending: Vec::new(),
-            truncated: false,
         })
     }
 
@@ -74,7 +119,6 @@ impl StdoutStream for GuestOutput {
 struct LineWriter {
     out: GuestOutput,
     pending: Vec<u8>,
-    truncated: bool,
 }
 
 impl LineWriter {
@@ -86,35 +130,14 @@ impl LineWriter {
             plugin = %self.out.plugin,
             stream = self.out.stream.name(),
             "{}",
-            super::host_api::sanitize(text)
+            sanitize(text, MAX_LOGGED)
         );
-    }
-
-    fn take_budget(&mut self, len: usize) -> usize {
-        let mut granted = 0;
-        let _ = self
-            .out
-            .budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                granted = left.min(len);
-                Some(left - granted)
-            });
-        granted
     }
 }
 
 impl OutputStream for LineWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        let granted = self.take_budget(bytes.len());
-        if granted < bytes.len() && !self.truncated {
-            self.truncated = true;
-            tracing::warn!(
-                target: "hookhost::guest",
-                plugin = %self.out.plugin,
-                stream = self.out.stream.name(),
-                "output past {OUTPUT_BUDGET} bytes dropped"
-            );
-        }
+        let granted = self.out.budget.take(&self.out.plugin, bytes.len());
         self.pending.extend_from_slice(&bytes[..granted]);
         while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
             let rest = self.pending.split_off(pos + 1);

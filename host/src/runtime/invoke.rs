@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
 use super::bindings::PyrusBotPre;
@@ -37,6 +37,11 @@ pub enum InvokeError {
     Instantiate(String),
 }
 
+/// Raised inside the guest at the first epoch tick past its deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline exceeded")]
+struct DeadlineExceeded;
+
 enum Stage {
     Instantiate(wasmtime::Error),
     Call(wasmtime::Error),
@@ -51,11 +56,19 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limits_mut());
-        // Yield to the async runtime at every epoch tick; the wall-clock
-        // deadline itself is the `timeout` around the call, so it also covers
-        // time spent awaiting host calls.
+        // At every epoch tick a running guest either yields to the async
+        // runtime or, past its deadline, traps: a busy guest is stopped even
+        // when the runtime's timers run late. The `timeout` around the call
+        // covers time the guest spends waiting in host calls.
+        let deadline = Instant::now() + sandbox.timeout;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
         store
     }
 
@@ -91,6 +104,9 @@ fn classify<T>(
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Err(_) => Err(InvokeError::Deadline(sandbox.timeout)),
+        Ok(Err(Stage::Instantiate(e) | Stage::Call(e))) if e.is::<DeadlineExceeded>() => {
+            Err(InvokeError::Deadline(sandbox.timeout))
+        }
         Ok(Err(_)) if store.data().memory_limit_hit() => Err(InvokeError::MemoryLimit(limit_mb)),
         Ok(Err(Stage::Instantiate(e))) => {
             if e.is::<wasmtime::PoolConcurrencyLimitError>() {

@@ -46,6 +46,10 @@ impl Runtime {
             .total_memories(1000)
             .total_tables(4000)
             .total_stacks(1000)
+            // One component may not take a large share of the pool's slots.
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(16)
+            .max_tables_per_component(64)
             .max_tables_per_module(4)
             .table_elements(100_000);
 

@@ -7,20 +7,22 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::guest_output::GuestOutput;
+use super::guest_output::{GuestOutput, LogBudget};
 
 /// Per-request host state. Everything here dies with the request.
 pub struct HostState {
     pub(super) plugin: Arc<str>,
     pub(super) config: Arc<BTreeMap<String, String>>,
     pub(super) limits: Limits,
+    pub(super) log_budget: LogBudget,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl HostState {
     pub fn new(plugin: Arc<str>, config: Arc<BTreeMap<String, String>>, memory_bytes: u64) -> Self {
-        let (stdout, stderr) = GuestOutput::pair(plugin.clone());
+        let log_budget = LogBudget::new();
+        let (stdout, stderr) = GuestOutput::pair(plugin.clone(), &log_budget);
         // No preopened directories, no environment, no arguments, no network:
         // a plugin reaches the world only through the `host` interface.
         let wasi = WasiCtx::builder()
@@ -35,6 +37,7 @@ impl HostState {
             plugin,
             config,
             limits: Limits::new(memory_bytes),
+            log_budget,
             wasi,
             table: ResourceTable::new(),
         }
@@ -58,10 +61,12 @@ impl WasiView for HostState {
     }
 }
 
-/// Caps one request's linear memory and remembers whether the cap was hit,
-/// so the failure can be reported as "memory limit" rather than a bare trap.
+/// Caps the linear memory of one request — all of a component's memories
+/// together, since a component may hold several — and remembers whether the
+/// cap was hit, so the failure reads "memory limit" rather than a bare trap.
 pub struct Limits {
     memory_bytes: u64,
+    memory_used: u64,
     memory_limit_hit: bool,
 }
 
@@ -73,6 +78,7 @@ impl Limits {
     fn new(memory_bytes: u64) -> Self {
         Limits {
             memory_bytes,
+            memory_used: 0,
             memory_limit_hit: false,
         }
     }
@@ -87,17 +93,19 @@ pub struct MemoryLimitExceeded {
 impl ResourceLimiter for Limits {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.memory_bytes {
+        let used = self.memory_used.saturating_sub(current as u64) + desired as u64;
+        if used > self.memory_bytes {
             self.memory_limit_hit = true;
             // Trapping (instead of failing `memory.grow`) makes the cause plain.
             return Err(wasmtime::Error::new(MemoryLimitExceeded {
                 limit_mb: self.memory_bytes >> 20,
             }));
         }
+        self.memory_used = used;
         Ok(true)
     }
 
@@ -108,5 +116,38 @@ impl ResourceLimiter for Limits {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn the_limit_covers_all_memories_together() {
+        let mut limits = Limits::new(64 << 20);
+        // Two memories of 30 MiB fit; growing one of them by 10 more does not.
+        assert!(limits.memory_growing(0, 30 * MIB, None).unwrap());
+        assert!(limits.memory_growing(0, 30 * MIB, None).unwrap());
+        assert!(!limits.memory_limit_hit);
+        let err = limits.memory_growing(30 * MIB, 40 * MIB, None).unwrap_err();
+        assert!(err.is::<MemoryLimitExceeded>());
+        assert!(limits.memory_limit_hit);
+    }
+
+    #[test]
+    fn growth_counts_only_the_difference() {
+        let mut limits = Limits::new(64 << 20);
+        assert!(limits.memory_growing(0, MIB, None).unwrap());
+        for size in 2..=64 {
+            assert!(
+                limits
+                    .memory_growing((size - 1) * MIB, size * MIB, None)
+                    .unwrap()
+            );
+        }
+        assert!(limits.memory_growing(64 * MIB, 65 * MIB, None).is_err());
     }
 }

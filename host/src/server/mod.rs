@@ -6,12 +6,15 @@ mod outcome;
 mod pyrus_bot;
 mod request_id;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::plugins::{LoadedPlugin, SharedRegistry};
 use crate::runtime::{PluginKind, Runtime};
@@ -68,11 +71,34 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(request_id::tag))
 }
 
+/// How long a shutdown waits for in-flight requests: longer than any Pyrus
+/// deadline, short enough that a stuck connection cannot hold the host.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let signalled = Arc::new(Notify::new());
+    let notify = signalled.clone();
+    let server = axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            notify.notify_one();
+        })
+        .into_future();
+    let grace = async {
+        signalled.notified().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = grace => {
+            tracing::warn!(
+                "requests still open {} s after the shutdown signal; stopping anyway",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {

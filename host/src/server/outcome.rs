@@ -4,13 +4,17 @@
 use axum::http::StatusCode;
 
 use super::error::ApiError;
+use crate::logtext::{MAX_LOGGED, sanitize};
 use crate::protocol::BadAnswer;
 use crate::runtime::InvokeError;
 use crate::runtime::bindings::hookhost::plugin::types::PluginError;
 
+/// Longest plugin error message passed on to the sender.
+const MAX_REPLY_MESSAGE: usize = 1024;
+
 /// A typed error the plugin chose to return; its message is the plugin's own.
 pub fn plugin_error(plugin: &str, error: PluginError) -> ApiError {
-    let (status, message) = match error {
+    let (status, mut message) = match error {
         PluginError::Rejected(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
         PluginError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
         PluginError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
@@ -18,8 +22,13 @@ pub fn plugin_error(plugin: &str, error: PluginError) -> ApiError {
     tracing::warn!(
         plugin,
         status = status.as_u16(),
-        "plugin returned an error: {message}"
+        "plugin returned an error: {}",
+        sanitize(&message, MAX_LOGGED)
     );
+    if message.len() > MAX_REPLY_MESSAGE {
+        message.truncate(message.floor_char_boundary(MAX_REPLY_MESSAGE));
+        message.push('…');
+    }
     ApiError::new(status, format!("plugin error: {message}"))
 }
 
@@ -31,7 +40,13 @@ pub fn invoke_error(plugin: &str, error: InvokeError) -> ApiError {
         InvokeError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         InvokeError::Instantiate(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    tracing::error!(plugin, status = status.as_u16(), "plugin failed: {error}");
+    // A trap's text carries names from the plugin's own binary.
+    tracing::error!(
+        plugin,
+        status = status.as_u16(),
+        "plugin failed: {}",
+        sanitize(&error.to_string(), MAX_LOGGED)
+    );
     let reason = match error {
         // A trap's backtrace is for the operator.
         InvokeError::Trap(_) => "plugin trapped".to_owned(),
@@ -42,6 +57,6 @@ pub fn invoke_error(plugin: &str, error: InvokeError) -> ApiError {
 }
 
 pub fn bad_answer(plugin: &str, error: BadAnswer) -> ApiError {
-    tracing::error!(plugin, "{error}");
+    tracing::error!(plugin, "{}", sanitize(&error.to_string(), MAX_LOGGED));
     ApiError::new(StatusCode::BAD_GATEWAY, error.to_string())
 }

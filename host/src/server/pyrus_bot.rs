@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,10 +17,14 @@ use crate::verify;
 
 pub async fn handle(
     State(app): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // A name that does not even decode names no plugin.
+    let Ok(Path(name)) = name else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such plugin"));
+    };
     let plugin = app.plugin(&name, PluginKind::PyrusBot)?;
     let (Prepared::PyrusBot(pre), Some(secret)) = (&plugin.prepared, &plugin.secret) else {
         // The loader serves a bot only with a secret; refuse rather than trust that.
