@@ -76,7 +76,8 @@ async fn bad_signatures_get_401_and_never_reach_the_plugin() {
 
     // The same body, correctly signed, does reach it.
     assert_eq!(host.pyrus("echo-bot", &body).await.status(), 200);
-    host.wait_for_log("answering task 900001", Duration::from_secs(2));
+    host.wait_for_log("answering task 900001", Duration::from_secs(2))
+        .await;
 }
 
 #[tokio::test]
@@ -189,20 +190,8 @@ async fn hot_reload_swaps_without_dropping_a_request() {
 
     // Overwrite in place, the least friendly way to replace a file.
     std::fs::copy(test_bot(), plugins.path().join("bot.wasm")).unwrap();
-    let took = eventually(Duration::from_secs(1), || async {
-        host.pyrus("bot", EXAMPLE)
-            .await
-            .text()
-            .await
-            .unwrap_or_default()
-            .contains("test-bot")
-    })
-    .await;
-    assert!(
-        took.is_some(),
-        "new version not serving within 1 s:\n{}",
-        host.log()
-    );
+    host.answers_within_reload("bot", |_, body| body.contains("test-bot"))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
 
@@ -222,15 +211,8 @@ async fn hot_reload_swaps_without_dropping_a_request() {
     );
 
     std::fs::remove_file(plugins.path().join("bot.wasm")).unwrap();
-    let gone = eventually(Duration::from_secs(1), || async {
-        host.pyrus("bot", EXAMPLE).await.status() == 404
-    })
-    .await;
-    assert!(
-        gone.is_some(),
-        "removed plugin still served:\n{}",
-        host.log()
-    );
+    host.answers_within_reload("bot", |status, _| status == 404)
+        .await;
 }
 
 #[tokio::test]
@@ -247,16 +229,11 @@ async fn in_flight_requests_finish_on_the_version_they_started_with() {
     let swap = async {
         tokio::time::sleep(Duration::from_millis(150)).await;
         std::fs::copy(echo_bot(), plugins.path().join("bot.wasm")).unwrap();
-        let took = eventually(Duration::from_secs(1), || async {
-            host.pyrus("bot", EXAMPLE)
-                .await
-                .text()
-                .await
-                .unwrap_or_default()
-                == EXAMPLE_ANSWER
-        })
-        .await;
-        assert!(took.is_some(), "new version not serving:\n{}", host.log());
+        // Polling would queue behind the slow version; watch the log instead.
+        host.wait_for_log("generation=2", Duration::from_secs(2))
+            .await;
+        host.answers_within_reload("bot", |_, body| body == EXAMPLE_ANSWER)
+            .await;
     };
     let (res, ()) = tokio::join!(slow, swap);
     assert_eq!(res.status(), 200);
@@ -278,7 +255,8 @@ async fn a_broken_file_leaves_the_working_version_serving() {
         b"\0asm this is not a component",
     )
     .unwrap();
-    host.wait_for_log("newest file not loaded", Duration::from_secs(2));
+    host.wait_for_log("newest file not loaded", Duration::from_secs(2))
+        .await;
     assert_eq!(
         host.pyrus("bot", EXAMPLE).await.text().await.unwrap(),
         EXAMPLE_ANSWER
@@ -293,7 +271,8 @@ async fn a_broken_file_leaves_the_working_version_serving() {
 
     // A valid component that implements no hookhost world is refused too.
     std::fs::write(plugins.path().join("bot.wasm"), b"(component)").unwrap();
-    host.wait_for_log("matches none of hookhost's worlds", Duration::from_secs(2));
+    host.wait_for_log("matches none of hookhost's worlds", Duration::from_secs(2))
+        .await;
     assert_eq!(
         host.pyrus("bot", EXAMPLE).await.text().await.unwrap(),
         EXAMPLE_ANSWER
@@ -301,16 +280,8 @@ async fn a_broken_file_leaves_the_working_version_serving() {
 
     // And a good file is taken again.
     std::fs::copy(test_bot(), plugins.path().join("bot.wasm")).unwrap();
-    let took = eventually(Duration::from_secs(1), || async {
-        host.pyrus("bot", EXAMPLE)
-            .await
-            .text()
-            .await
-            .unwrap_or_default()
-            .contains("test-bot")
-    })
-    .await;
-    assert!(took.is_some(), "{}", host.log());
+    host.answers_within_reload("bot", |_, body| body.contains("test-bot"))
+        .await;
 }
 
 #[tokio::test]
@@ -340,7 +311,8 @@ async fn misbehaving_plugins_fail_only_their_own_request() {
         );
     let host = Host::start(plugins.path());
     // Pyrus stops waiting at 60 s, so a bot never gets more than 55 s.
-    host.wait_for_log("timeout_ms lowered to 55000 ms", Duration::from_secs(2));
+    host.wait_for_log("timeout_ms lowered to 55000 ms", Duration::from_secs(2))
+        .await;
 
     let started = Instant::now();
     let looping = host.pyrus("looper", EXAMPLE);
@@ -500,7 +472,8 @@ async fn plugin_errors_map_to_documented_statuses() {
     let res = host.pyrus("chatty", EXAMPLE).await;
     assert_eq!(res.status(), 200);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
-    host.wait_for_log("stderr line from test-bot", Duration::from_secs(2));
+    host.wait_for_log("stderr line from test-bot", Duration::from_secs(2))
+        .await;
     let log = host.log();
     // Lines are split at newlines; control characters are escaped.
     for needle in [
@@ -600,21 +573,16 @@ async fn a_bot_without_a_usable_secret_is_not_served() {
         "secret = { file = \"bot.secret\" }",
     )
     .unwrap();
-    host.wait_for_log("bot.secret cannot be read", Duration::from_secs(2));
+    host.wait_for_log("bot.secret cannot be read", Duration::from_secs(2))
+        .await;
     std::fs::write(plugins.path().join("bot.secret"), format!("{SECRET}\n")).unwrap();
-    let took = eventually(Duration::from_secs(1), || async {
-        host.pyrus("no-sidecar", EXAMPLE).await.status() == 200
-    })
-    .await;
-    assert!(took.is_some(), "{}", host.log());
+    host.answers_within_reload("no-sidecar", |status, _| status == 200)
+        .await;
 
     // Removing a sidecar takes effect too: the bot loses its secret.
     std::fs::remove_file(plugins.path().join("from-env.toml")).unwrap();
-    let took = eventually(Duration::from_secs(1), || async {
-        host.pyrus("from-env", EXAMPLE).await.status() == 503
-    })
-    .await;
-    assert!(took.is_some(), "{}", host.log());
+    host.answers_within_reload("from-env", |status, _| status == 503)
+        .await;
     assert!(!host.log().contains(SECRET), "secret in the log");
 }
 
@@ -651,11 +619,8 @@ async fn a_plugin_dropped_in_while_running_is_served() {
         plugins.path().join("late.wasm"),
     )
     .unwrap();
-    let took = eventually(Duration::from_secs(1), || async {
-        host.pyrus("late", EXAMPLE).await.status() == 200
-    })
-    .await;
-    assert!(took.is_some(), "{}", host.log());
+    host.answers_within_reload("late", |status, _| status == 200)
+        .await;
     // Hidden and editor files are not plugins.
     std::fs::copy(echo_bot(), plugins.path().join("late.wasm~")).unwrap();
     std::fs::copy(echo_bot(), plugins.path().join(".hidden.wasm")).unwrap();

@@ -173,14 +173,35 @@ impl Host {
         req.send().await.expect("request reaches hookhost")
     }
 
+    /// Sends the example to `plugin` until `check(status, body)` holds, and
+    /// panics with the log if that takes longer than the one second a
+    /// reload is promised to take.
+    pub async fn answers_within_reload(&self, plugin: &str, check: impl Fn(u16, &str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let res = self.pyrus(plugin, EXAMPLE).await;
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap_or_default();
+            if check(status, &body) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{plugin} still answers {status} {body:?} after 1 s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits until `check` holds for the log, or panics with the log.
-    pub fn wait_for_log(&self, what: &str, timeout: Duration) {
+    pub async fn wait_for_log(&self, what: &str, timeout: Duration) {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if self.log().contains(what) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("log never said {what:?}:\n{}", self.log());
     }
@@ -234,20 +255,4 @@ pub fn routes(plugins: &Path, env: &[(&str, &str)]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf-8")
-}
-
-/// Polls `f` until it returns true or `timeout` passes; returns the time it took.
-pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    None
 }
