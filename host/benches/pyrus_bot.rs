@@ -5,7 +5,9 @@
 //!    pre-linked component, call, drop) — the per-request plugin cost;
 //! 3. the real `hookhost` binary over loopback HTTP: signed request →
 //!    verify → parse → call → JSON reply, sequential (latency) and with
-//!    concurrent connections (throughput).
+//!    concurrent connections (throughput);
+//! 4. hot reload: from a new plugin file renamed into place to the first
+//!    request answered by it.
 //!
 //! Request counts are fixed so the run is bounded; numbers are printed, not
 //! asserted.
@@ -25,6 +27,7 @@ const CALLS: usize = 5_000;
 const HTTP_SEQUENTIAL: usize = 2_000;
 const HTTP_CONNECTIONS: usize = 8;
 const HTTP_PER_CONNECTION: usize = 500;
+const RELOADS: usize = 10;
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -135,6 +138,45 @@ async fn run() {
         format!("HTTP throughput, {HTTP_CONNECTIONS} connections"),
         total as f64 / secs
     );
+
+    reload_latency(&host, &plugins, &sig).await;
+}
+
+/// Time from a plugin file being renamed into place to the first request
+/// answered by the new version, alternating two builds.
+async fn reload_latency(host: &Host, plugins: &Plugins, sig: &str) {
+    let url = format!("{}/pyrus/echo-bot", host.url);
+    let mut samples = Vec::new();
+    for round in 0..RELOADS {
+        let (wasm, marker) = if round % 2 == 0 {
+            (test_bot(), "test-bot")
+        } else {
+            (echo_bot(), "Hello, Bob Smith")
+        };
+        let tmp = plugins.path().join(".echo-bot.wasm.tmp");
+        std::fs::copy(&wasm, &tmp).expect("copy plugin");
+        let start = Instant::now();
+        std::fs::rename(&tmp, plugins.path().join("echo-bot.wasm")).expect("rename plugin");
+        loop {
+            let res = client()
+                .post(&url)
+                .header("x-pyrus-sig", sig)
+                .body(EXAMPLE)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(res.status(), 200);
+            if res.text().await.expect("body").contains(marker) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "reload never happened"
+            );
+        }
+        samples.push(start.elapsed());
+    }
+    report("hot reload: rename -> new version answering", &mut samples);
 }
 
 fn report(what: &str, samples: &mut [Duration]) {
