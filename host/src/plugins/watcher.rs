@@ -71,3 +71,35 @@ fn concerns_plugins(event: &Event) -> bool {
                 .is_some_and(|n| !n.starts_with('.'))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, ModifyKind};
+
+    fn event(kind: EventKind, path: &str) -> Event {
+        Event::new(kind).add_path(path.into())
+    }
+
+    #[test]
+    fn visible_files_count_hidden_ones_and_reads_do_not() {
+        let write = EventKind::Modify(ModifyKind::Any);
+        assert!(concerns_plugins(&event(write, "/p/bot.wasm")));
+        assert!(concerns_plugins(&event(write, "/p/bot.toml")));
+        assert!(concerns_plugins(&event(write, "/p/bot.secret")));
+        assert!(concerns_plugins(&event(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            "/p/bot.wasm"
+        )));
+        assert!(!concerns_plugins(&event(write, "/p/.hookhost-routes.json")));
+        assert!(!concerns_plugins(&event(
+            EventKind::Create(CreateKind::File),
+            "/p/.bot.wasm.tmp"
+        )));
+        assert!(!concerns_plugins(&event(
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            "/p/bot.wasm"
+        )));
+        assert!(concerns_plugins(&Event::new(EventKind::Other)));
+    }
+}
