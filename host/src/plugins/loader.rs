@@ -12,7 +12,7 @@ use super::LoadedPlugin;
 use super::registry::{PluginEntry, Registry, SharedRegistry};
 use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
 use crate::routes::StatusFile;
-use crate::runtime::{PluginKind, Prepared, Runtime, Sandbox};
+use crate::runtime::{LoadError, PluginKind, Prepared, Runtime, Sandbox};
 
 /// Pyrus gives a bot 60 s; answering after that is answering no one.
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
@@ -41,7 +41,7 @@ pub struct Loader {
     seen: HashMap<String, Fingerprint>,
     /// Compilation results by file hash, so a sidecar edit or a file put
     /// back does not compile again, and a broken file is not retried.
-    compiled: HashMap<String, Result<Prepared, String>>,
+    compiled: HashMap<String, Result<Prepared, LoadError>>,
     generation: u64,
     /// Where a serving process publishes the live `routes` table.
     status: Option<StatusFile>,
@@ -136,7 +136,7 @@ impl Loader {
         previous: Option<&Arc<PluginEntry>>,
     ) -> PluginEntry {
         let prepared = match self.compiled.get(hash) {
-            Some(done) => done.clone(),
+            Some(done) => done.clone().map_err(|e| e.to_string()),
             None => {
                 let runtime = self.runtime.clone();
                 let compiled = tokio::task::spawn_blocking(move || {
@@ -148,7 +148,7 @@ impl Loader {
                     // Compile and link results depend only on the bytes: keep them.
                     Ok(done) => {
                         self.compiled.insert(hash.to_owned(), done.clone());
-                        done
+                        done.map_err(|e| e.to_string())
                     }
                     Err(e) => Err(format!("compilation did not finish: {e}")),
                 }

@@ -67,11 +67,22 @@ impl Prepared {
     }
 }
 
+/// Why a component cannot be a plugin. Deterministic for given bytes.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    #[error("does not compile: {0}")]
+    Compile(String),
+    #[error("matches none of hookhost's worlds ({known}): it exports [{exports}]")]
+    NoWorld { known: String, exports: String },
+    #[error("does not fit the {kind} world: {message}")]
+    Link { kind: PluginKind, message: String },
+}
+
 pub(super) fn prepare(
     engine: &Engine,
     linker: &Linker<HostState>,
     component: &Component,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, LoadError> {
     let exports: Vec<String> = component
         .component_type()
         .exports(engine)
@@ -84,16 +95,15 @@ pub(super) fn prepare(
                 .iter()
                 .any(|name| exports_interface(name, kind.export()))
         })
-        .ok_or_else(|| {
-            let known: Vec<&str> = PluginKind::ALL.iter().map(|k| k.world()).collect();
-            format!(
-                "matches none of hookhost's worlds ({}): it exports [{}]",
-                known.join(", "),
-                exports.join(", ")
-            )
+        .ok_or_else(|| LoadError::NoWorld {
+            known: PluginKind::ALL.map(PluginKind::world).join(", "),
+            exports: exports.join(", "),
         })?;
 
-    let link_err = |e: wasmtime::Error| format!("does not fit the {kind} world: {e:#}");
+    let link_err = |e: wasmtime::Error| LoadError::Link {
+        kind,
+        message: format!("{e:#}"),
+    };
     let pre = linker.instantiate_pre(component).map_err(link_err)?;
     match kind {
         PluginKind::PyrusBot => PyrusBotPre::new(pre)

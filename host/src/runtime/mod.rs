@@ -15,7 +15,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use invoke::{InvokeError, Sandbox};
-pub use kind::{PluginKind, Prepared};
+pub use kind::{LoadError, PluginKind, Prepared};
 pub use state::HostState;
 
 /// How often the epoch advances. A running guest yields to the async runtime
@@ -78,12 +78,12 @@ impl Runtime {
     }
 
     /// Compiles a component. CPU-heavy: call it from a blocking thread.
-    pub fn compile(&self, bytes: &[u8]) -> Result<Component, String> {
-        Component::new(&self.engine, bytes).map_err(|e| format!("does not compile: {e:#}"))
+    pub fn compile(&self, bytes: &[u8]) -> Result<Component, LoadError> {
+        Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))
     }
 
     /// Works out which world a component implements and pre-links it.
-    pub fn prepare(&self, component: &Component) -> Result<Prepared, String> {
+    pub fn prepare(&self, component: &Component) -> Result<Prepared, LoadError> {
         kind::prepare(&self.engine, &self.linker, component)
     }
 }
