@@ -684,3 +684,22 @@ async fn stop_lets_in_flight_requests_finish(signal: &str) {
     // A stopped server no longer claims the folder.
     assert!(routes(plugins.path(), &[]).starts_with("dry run:"));
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_plugin() {
+    let plugins = Plugins::new();
+    plugins.add("echo-bot", &echo_bot(), &Plugins::bot_toml(""));
+    let host = Host::start_with(plugins.path(), &["--log-json"], &[]);
+    let res = host.pyrus("echo-bot", EXAMPLE).await;
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    host.wait_for_log("answering task 1532", Duration::from_secs(2))
+        .await;
+    let log = host.log();
+    let line: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "answering task 1532")
+        .unwrap_or_else(|| panic!("no JSON line from the plugin:\n{log}"));
+    assert_eq!(line["fields"]["plugin"], "echo-bot", "{line}");
+    assert_eq!(line["span"]["id"], id, "{line}");
+}
