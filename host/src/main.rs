@@ -11,7 +11,7 @@ use hookhost::cli::{Cli, Command, RoutesArgs, ServeArgs};
 use hookhost::plugins::{self, Loader, Registry};
 use hookhost::routes::{self, StatusFile};
 use hookhost::runtime::Runtime;
-use hookhost::server::{self, AppState};
+use hookhost::server::{self, AppState, Signals};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -67,6 +67,9 @@ fn check_folder(dir: &std::path::Path) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     check_folder(&args.plugins)?;
+    // Before anything slow: a stop signal during the first load must not
+    // kill the process the default way.
+    let signals = Signals::install().context("cannot listen for stop signals")?;
     // Bound first so the status file can name the address; connections that
     // arrive while the plugins load wait in the backlog.
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -79,7 +82,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
     let loader = Loader::new(runtime.clone(), args.plugins.clone(), registry.clone())
         .publish_status(status.clone());
-    let _watcher = plugins::watch(loader).await?;
+    let watcher = tokio::select! {
+        watcher = plugins::watch(loader) => watcher?,
+        () = signals.nth(1) => {
+            status.remove();
+            tracing::info!("stopped while loading plugins");
+            return Ok(());
+        }
+    };
 
     tracing::info!(%addr, plugins = %args.plugins.display(), "listening");
     // On stdout, for scripts and tests that start hookhost on port 0. A
@@ -91,7 +101,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         runtime,
         body_limit: args.body_limit,
     });
-    let served = server::serve(listener, state).await;
+    let served = server::serve(listener, state, &signals).await;
+    // No reload may publish the table again after it is removed.
+    watcher.stop().await;
     status.remove();
     served?;
     tracing::info!("stopped");

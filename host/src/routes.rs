@@ -28,6 +28,9 @@ pub struct Row {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LiveStatus {
     pub pid: u32,
+    /// The process's start time (`/proc/PID/stat`), so a recycled pid is
+    /// not mistaken for the server that wrote the file.
+    pub started: Option<u64>,
     pub url: String,
     pub rows: Vec<Row>,
 }
@@ -103,14 +106,17 @@ pub fn short(hash: &str) -> &str {
 pub struct StatusFile {
     path: PathBuf,
     pid: u32,
+    started: Option<u64>,
     url: String,
 }
 
 impl StatusFile {
     pub fn new(dir: &Path, url: String) -> Self {
+        let pid = std::process::id();
         StatusFile {
             path: dir.join(STATUS_FILE),
-            pid: std::process::id(),
+            pid,
+            started: start_time(pid),
             url,
         }
     }
@@ -119,17 +125,27 @@ impl StatusFile {
     pub async fn publish(&self, registry: &Registry) -> std::io::Result<()> {
         let status = LiveStatus {
             pid: self.pid,
+            started: self.started,
             url: self.url.clone(),
             rows: rows(registry),
         };
         let json = serde_json::to_vec_pretty(&status).map_err(std::io::Error::other)?;
-        let tmp = self.path.with_extension("json.tmp");
+        // Per process, so two servers on one folder never share a temp file.
+        let tmp = self.path.with_extension(format!("json.{}.tmp", self.pid));
         tokio::fs::write(&tmp, json).await?;
         tokio::fs::rename(&tmp, &self.path).await
     }
 
+    /// Removes the file if this process wrote it: another server may have
+    /// taken the folder over since.
     pub fn remove(&self) {
-        let _ = std::fs::remove_file(&self.path);
+        let ours = std::fs::read(&self.path)
+            .ok()
+            .and_then(|text| serde_json::from_slice::<LiveStatus>(&text).ok())
+            .is_some_and(|s| s.pid == self.pid && s.started == self.started);
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -137,13 +153,24 @@ impl StatusFile {
 pub fn read_live(dir: &Path) -> Option<LiveStatus> {
     let text = std::fs::read(dir.join(STATUS_FILE)).ok()?;
     let status: LiveStatus = serde_json::from_slice(&text).ok()?;
-    is_hookhost(status.pid).then_some(status)
+    is_live(&status).then_some(status)
 }
 
-/// A crashed server leaves its file behind; only a live hookhost counts.
-fn is_hookhost(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|cmdline| cmdline.windows(8).any(|w| w == b"hookhost"))
+/// A crashed server leaves its file behind, and its pid may be reused (in a
+/// container, by this very process): only the same live process counts.
+fn is_live(status: &LiveStatus) -> bool {
+    status.pid != std::process::id()
+        && status.started.is_some()
+        && start_time(status.pid) == status.started
+}
+
+/// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks
+/// since boot. `None` where there is no `/proc`.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; count from its closing ')'.
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -177,18 +204,32 @@ mod tests {
     }
 
     #[test]
-    fn a_dead_pid_is_not_live() {
+    fn only_the_process_that_wrote_the_file_is_live() {
         let dir = tempfile::tempdir().unwrap();
-        let status = LiveStatus {
-            pid: u32::MAX,
+        let write = |status: &LiveStatus| {
+            std::fs::write(
+                dir.path().join(STATUS_FILE),
+                serde_json::to_vec(status).unwrap(),
+            )
+            .unwrap()
+        };
+        let status = |pid, started| LiveStatus {
+            pid,
+            started,
             url: "http://x".into(),
             rows: vec![],
         };
-        std::fs::write(
-            dir.path().join(STATUS_FILE),
-            serde_json::to_vec(&status).unwrap(),
-        )
-        .unwrap();
+        write(&status(u32::MAX, Some(1)));
         assert!(read_live(dir.path()).is_none());
+        // This very process: a reused pid, not the server that wrote it.
+        let me = std::process::id();
+        write(&status(me, start_time(me)));
+        assert!(read_live(dir.path()).is_none());
+        // A live process with another start time is not the writer either.
+        let parent = std::os::unix::process::parent_id();
+        write(&status(parent, start_time(parent).map(|t| t + 1)));
+        assert!(read_live(dir.path()).is_none());
+        write(&status(parent, start_time(parent)));
+        assert!(read_live(dir.path()).is_some());
     }
 }

@@ -227,7 +227,9 @@ async fn in_flight_requests_finish_on_the_version_they_started_with() {
 
     let slow = host.pyrus("bot", EXAMPLE);
     let swap = async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Only once the slow request is inside the old version.
+        host.wait_for_log("test-bot handling task", Duration::from_secs(5))
+            .await;
         std::fs::copy(echo_bot(), plugins.path().join("bot.wasm")).unwrap();
         // Polling would queue behind the slow version; watch the log instead.
         host.wait_for_log("generation=2", Duration::from_secs(2))
@@ -261,13 +263,19 @@ async fn a_broken_file_leaves_the_working_version_serving() {
         host.pyrus("bot", EXAMPLE).await.text().await.unwrap(),
         EXAMPLE_ANSWER
     );
-    // `routes` reads the running server's table.
-    let listing = routes(plugins.path(), &[]);
+    // `routes` reads the running server's table (published just after the
+    // log line, so give it a moment).
+    let expected = "serving generation 1 (newest file not loaded: does not compile";
+    let mut listing = routes(plugins.path(), &[]);
+    for _ in 0..50 {
+        if listing.contains(expected) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        listing = routes(plugins.path(), &[]);
+    }
     assert!(listing.starts_with("live: hookhost pid"), "{listing}");
-    assert!(
-        listing.contains("serving generation 1 (newest file not loaded: does not compile"),
-        "{listing}"
-    );
+    assert!(listing.contains(expected), "{listing}");
 
     // A valid component that implements no hookhost world is refused too.
     std::fs::write(plugins.path().join("bot.wasm"), b"(component)").unwrap();
@@ -319,9 +327,16 @@ async fn misbehaving_plugins_fail_only_their_own_request() {
     let meanwhile = async {
         // While the loop burns a core, the echo bot keeps answering.
         for _ in 0..5 {
+            let asked = Instant::now();
             let res = host.pyrus("echo-bot", EXAMPLE).await;
             assert_eq!(res.status(), 200);
             assert_eq!(res.text().await.unwrap(), EXAMPLE_ANSWER);
+            // Not queued behind the loop.
+            assert!(
+                asked.elapsed() < Duration::from_millis(400),
+                "{:?}",
+                asked.elapsed()
+            );
         }
     };
     let (res, ()) = tokio::join!(looping, meanwhile);
@@ -343,7 +358,7 @@ async fn misbehaving_plugins_fail_only_their_own_request() {
         .and_then(|m| m.parse().ok())
         .unwrap_or_else(|| panic!("no 504 line for looper:\n{log}"));
     assert!(
-        (500_000..800_000).contains(&micros),
+        (500_000..2_000_000).contains(&micros),
         "answered after {micros} µs"
     );
 
@@ -665,7 +680,8 @@ async fn stop_lets_in_flight_requests_finish(signal: &str) {
     let pid = host.pid().to_string();
     let request = host.pyrus("slow", EXAMPLE);
     let signal = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        host.wait_for_log("test-bot handling task", Duration::from_secs(5))
+            .await;
         let status = std::process::Command::new("kill")
             .args([signal, &pid])
             .status()
@@ -682,7 +698,52 @@ async fn stop_lets_in_flight_requests_finish(signal: &str) {
     assert!(exit.success(), "hookhost exited with {exit}");
     assert!(host.log().contains("shutting down"));
     // A stopped server no longer claims the folder.
+    assert!(!plugins.path().join(".hookhost-routes.json").exists());
     assert!(routes(plugins.path(), &[]).starts_with("dry run:"));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_second_stop_signal_does_not_wait_for_requests() {
+    let plugins = Plugins::new();
+    plugins.add(
+        "slow",
+        &test_bot(),
+        &Plugins::bot_toml("[config]\nmode = \"slow\"\nslow_ms = \"8000\""),
+    );
+    let mut host = Host::start(plugins.path());
+    let pid = host.pid().to_string();
+    // Cut off mid-answer: the client sees an error, not a response.
+    let request = client()
+        .post(format!("{}/pyrus/slow", host.url))
+        .header("x-pyrus-sig", sign(SECRET, EXAMPLE))
+        .body(EXAMPLE)
+        .send();
+    let signals = async {
+        host.wait_for_log("test-bot handling task", Duration::from_secs(5))
+            .await;
+        for _ in 0..2 {
+            let kill = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status();
+            assert!(kill.unwrap().success());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let started = Instant::now();
+    let (_cut_off, ()) = tokio::join!(request, signals);
+    let exit = host.child.wait().unwrap();
+    assert!(!exit.success(), "a cut-short shutdown must not look clean");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        host.log().contains("a second stop signal"),
+        "{}",
+        host.log()
+    );
 }
 
 #[tokio::test]

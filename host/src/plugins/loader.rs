@@ -89,6 +89,8 @@ impl Loader {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     let problem = format!("cannot read {}: {e}", wasm.display());
+                    // Forget the last good read, so the next rescan tries again.
+                    self.seen.remove(&name);
                     let entry = kept_or_failed(&name, previous, String::new(), problem);
                     next.insert(name, Arc::new(entry));
                     continue;
@@ -113,9 +115,12 @@ impl Loader {
             tracing::info!(plugin = %gone.name, "plugin removed");
         }
         self.seen.retain(|name, _| next.contains_key(name));
+        // Keep what is on disk and what is serving, so a good file put back
+        // after a broken one does not compile again.
         self.compiled.retain(|hash, _| {
-            next.values()
-                .any(|e: &Arc<PluginEntry>| &e.file_hash == hash)
+            next.values().any(|e: &Arc<PluginEntry>| {
+                &e.file_hash == hash || e.serving.as_ref().is_some_and(|p| &p.hash == hash)
+            })
         });
         let registry = Arc::new(Registry::new(next));
         self.registry.store(registry.clone());

@@ -15,6 +15,21 @@ const SETTLE: Duration = Duration::from_millis(50);
 /// Keeps the watch alive; dropping it stops watching.
 pub struct Watcher {
     _inner: RecommendedWatcher,
+    reloads: tokio::task::JoinHandle<()>,
+}
+
+impl Watcher {
+    /// Stops watching and waits until no reload is running any more.
+    pub async fn stop(mut self) {
+        self.reloads.abort();
+        let _ = (&mut self.reloads).await;
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.reloads.abort();
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +55,7 @@ pub async fn watch(mut loader: Loader) -> Result<Watcher, WatchError> {
     inner.watch(loader.dir(), RecursiveMode::NonRecursive)?;
     loader.rescan().await?;
 
-    tokio::spawn(async move {
+    let reloads = tokio::spawn(async move {
         while rx.recv().await.is_some() {
             tokio::time::sleep(SETTLE).await;
             while rx.try_recv().is_ok() {}
@@ -49,7 +64,10 @@ pub async fn watch(mut loader: Loader) -> Result<Watcher, WatchError> {
             }
         }
     });
-    Ok(Watcher { _inner: inner })
+    Ok(Watcher {
+        _inner: inner,
+        reloads,
+    })
 }
 
 fn concerns_plugins(event: &Event) -> bool {
@@ -62,14 +80,25 @@ fn concerns_plugins(event: &Event) -> bool {
         return false;
     }
     // No paths means the watcher lost track (e.g. an overflow): rescan.
-    // Any visible file counts, not only `.wasm` and `.toml`: a secret file
-    // kept beside its sidecar must reload the plugin too.
+    // Any file counts, not only `.wasm` and `.toml`: a secret file kept
+    // beside its sidecar (hidden ones and swapped `..data` links included)
+    // must reload the plugin too. Only hookhost's own status file and
+    // temporary files are left out.
     event.paths.is_empty()
         || event.paths.iter().any(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with('.'))
+                .is_some_and(|name| !is_scratch(name))
         })
+}
+
+/// Files that change on their own account and never change a plugin.
+fn is_scratch(name: &str) -> bool {
+    name.starts_with(crate::routes::STATUS_FILE)
+        || name.starts_with(".#")
+        || [".tmp", ".swp", ".swx", "~"]
+            .iter()
+            .any(|end| name.ends_with(end))
 }
 
 #[cfg(test)]
@@ -87,6 +116,13 @@ mod tests {
         assert!(concerns_plugins(&event(write, "/p/bot.wasm")));
         assert!(concerns_plugins(&event(write, "/p/bot.toml")));
         assert!(concerns_plugins(&event(write, "/p/bot.secret")));
+        assert!(concerns_plugins(&event(write, "/p/.bot.secret")));
+        assert!(concerns_plugins(&event(write, "/p/..data")));
+        assert!(!concerns_plugins(&event(
+            write,
+            "/p/.hookhost-routes.json.1234.tmp"
+        )));
+        assert!(!concerns_plugins(&event(write, "/p/.bot.toml.swp")));
         assert!(concerns_plugins(&event(
             EventKind::Access(AccessKind::Close(AccessMode::Write)),
             "/p/bot.wasm"

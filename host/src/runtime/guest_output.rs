@@ -40,6 +40,10 @@ struct BudgetState {
     warned: AtomicBool,
 }
 
+/// What a log line costs beyond its text (timestamp, level, span, fields),
+/// so that empty lines are not free.
+const LINE_OVERHEAD: usize = 128;
+
 impl LogBudget {
     pub fn new() -> Self {
         LogBudget(Arc::new(BudgetState {
@@ -48,30 +52,26 @@ impl LogBudget {
         }))
     }
 
-    /// Takes up to `len` bytes and returns how many were granted; says once
-    /// in the log when the budget runs out.
-    pub fn take(&self, plugin: &str, len: usize) -> usize {
-        let mut granted = 0;
-        let _ = self
+    /// Pays for one line of `len` bytes if the budget allows; once it does
+    /// not, says so in the log (once) and refuses every further line.
+    pub fn admit(&self, plugin: &str, len: usize) -> bool {
+        let cost = len.saturating_add(LINE_OVERHEAD);
+        let paid = self
             .0
             .left
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                granted = left.min(len);
-                Some(left - granted)
-            });
-        if granted < len && !self.0.warned.swap(true, Ordering::Relaxed) {
+                // Once refused, refuse for good: no small line sneaks in later.
+                Some(left.saturating_sub(cost))
+            })
+            .is_ok_and(|left| left >= cost);
+        if !paid && !self.0.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 target: "hookhost::guest",
                 plugin,
                 "plugin wrote more than {LOG_BUDGET} bytes of log in one request; the rest is dropped"
             );
         }
-        granted
-    }
-
-    /// Admits a whole line while any budget is left.
-    pub fn charge(&self, plugin: &str, len: usize) -> bool {
-        self.take(plugin, len) > 0 || len == 0
+        paid
     }
 }
 
@@ -123,6 +123,9 @@ struct LineWriter {
 
 impl LineWriter {
     fn emit(&self, line: &[u8]) {
+        if !self.out.budget.admit(&self.out.plugin, line.len()) {
+            return;
+        }
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
         tracing::info!(
@@ -137,15 +140,16 @@ impl LineWriter {
 
 impl OutputStream for LineWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        let granted = self.out.budget.take(&self.out.plugin, bytes.len());
-        self.pending.extend_from_slice(&bytes[..granted]);
+        self.pending.extend_from_slice(&bytes);
         while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
             let rest = self.pending.split_off(pos + 1);
             let line = std::mem::replace(&mut self.pending, rest);
             self.emit(&line[..pos]);
         }
-        if self.pending.len() >= MAX_LINE {
-            let line = std::mem::take(&mut self.pending);
+        // A line that never ends is logged in pieces, so `pending` stays small.
+        while self.pending.len() >= MAX_LINE {
+            let rest = self.pending.split_off(MAX_LINE);
+            let line = std::mem::replace(&mut self.pending, rest);
             self.emit(&line);
         }
         // Accepting (and dropping) past the budget keeps the guest running.
@@ -172,5 +176,30 @@ impl Drop for LineWriter {
             let line = std::mem::take(&mut self.pending);
             self.emit(&line);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_lines_are_not_free_and_refusal_is_final() {
+        let budget = LogBudget::new();
+        let mut admitted = 0;
+        while budget.admit("p", 0) {
+            admitted += 1;
+            assert!(admitted <= LOG_BUDGET, "empty lines never ran out");
+        }
+        assert_eq!(admitted, LOG_BUDGET / LINE_OVERHEAD);
+        assert!(!budget.admit("p", 0));
+    }
+
+    #[test]
+    fn a_line_too_big_for_what_is_left_is_refused() {
+        let budget = LogBudget::new();
+        assert!(budget.admit("p", LOG_BUDGET - 2 * LINE_OVERHEAD));
+        assert!(!budget.admit("p", 2 * LINE_OVERHEAD));
+        assert!(!budget.admit("p", 0));
     }
 }

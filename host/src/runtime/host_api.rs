@@ -50,7 +50,7 @@ impl HostState {
             );
         }
         // Shares one per-request budget with stdout and stderr.
-        if !self.log_budget.charge(&self.plugin, line.len()) {
+        if !self.log_budget.admit(&self.plugin, line.len()) {
             return;
         }
         let plugin = &*self.plugin;

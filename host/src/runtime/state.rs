@@ -67,6 +67,8 @@ impl WasiView for HostState {
 pub struct Limits {
     memory_bytes: u64,
     memory_used: u64,
+    /// The last approved growth (from, to), undone if wasmtime then fails it.
+    pending_growth: Option<(u64, u64)>,
     memory_limit_hit: bool,
 }
 
@@ -79,6 +81,7 @@ impl Limits {
         Limits {
             memory_bytes,
             memory_used: 0,
+            pending_growth: None,
             memory_limit_hit: false,
         }
     }
@@ -95,8 +98,14 @@ impl ResourceLimiter for Limits {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        self.pending_growth = None;
+        // Past the memory's own declared maximum the grow fails anyway;
+        // refuse it without counting bytes that will never exist.
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
         let used = self.memory_used.saturating_sub(current as u64) + desired as u64;
         if used > self.memory_bytes {
             self.memory_limit_hit = true;
@@ -105,8 +114,17 @@ impl ResourceLimiter for Limits {
                 limit_mb: self.memory_bytes >> 20,
             }));
         }
+        self.pending_growth = Some((current as u64, desired as u64));
         self.memory_used = used;
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // The growth approved just before did not happen: stop counting it.
+        if let Some((current, desired)) = self.pending_growth.take() {
+            self.memory_used = self.memory_used.saturating_sub(desired) + current;
+        }
+        Ok(())
     }
 
     fn table_growing(
@@ -135,6 +153,29 @@ mod tests {
         let err = limits.memory_growing(30 * MIB, 40 * MIB, None).unwrap_err();
         assert!(err.is::<MemoryLimitExceeded>());
         assert!(limits.memory_limit_hit);
+    }
+
+    #[test]
+    fn growth_that_fails_or_passes_the_declared_maximum_is_not_counted() {
+        let mut limits = Limits::new(64 << 20);
+        assert!(limits.memory_growing(0, 4 * MIB, None).unwrap());
+        // Refused for passing its maximum: the 4 MiB before it still counts.
+        assert!(
+            !limits
+                .memory_growing(4 * MIB, 100 * MIB, Some(10 * MIB))
+                .unwrap()
+        );
+        limits
+            .memory_grow_failed(wasmtime::Error::msg("past maximum"))
+            .unwrap();
+        assert!(limits.memory_growing(0, 40 * MIB, None).unwrap());
+        limits
+            .memory_grow_failed(wasmtime::Error::msg("slot too small"))
+            .unwrap();
+        // The 40 MiB never happened, so 4 + 60 MiB still fits.
+        assert!(limits.memory_growing(0, 60 * MIB, None).unwrap());
+        assert!(!limits.memory_limit_hit);
+        assert!(limits.memory_growing(0, MIB, None).is_err());
     }
 
     #[test]

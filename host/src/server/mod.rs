@@ -5,6 +5,7 @@ mod error;
 mod outcome;
 mod pyrus_bot;
 mod request_id;
+mod shutdown;
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -14,13 +15,13 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::plugins::{LoadedPlugin, SharedRegistry};
 use crate::runtime::{PluginKind, Runtime};
 
 pub use error::ApiError;
 pub use request_id::RequestId;
+pub use shutdown::Signals;
 
 /// Default largest request body, in bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 4 << 20;
@@ -75,48 +76,32 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// deadline, short enough that a stuck connection cannot hold the host.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
-/// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
-    let signalled = Arc::new(Notify::new());
-    let notify = signalled.clone();
+/// Serves until the first stop signal, then lets in-flight requests finish
+/// (for up to `SHUTDOWN_GRACE`, or until a second signal).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    signals: &Signals,
+) -> std::io::Result<()> {
+    let first = signals.clone();
     let server = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            notify.notify_one();
+            first.nth(1).await;
+            tracing::info!("shutting down: finishing in-flight requests");
         })
         .into_future();
-    let grace = async {
-        signalled.notified().await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    let cut_short = async {
+        signals.nth(1).await;
+        tokio::select! {
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => format!(
+                "requests still open {} s after the stop signal",
+                SHUTDOWN_GRACE.as_secs()
+            ),
+            () = signals.nth(2) => "a second stop signal".to_owned(),
+        }
     };
     tokio::select! {
         served = server => served,
-        () = grace => {
-            tracing::warn!(
-                "requests still open {} s after the shutdown signal; stopping anyway",
-                SHUTDOWN_GRACE.as_secs()
-            );
-            Ok(())
-        }
+        why = cut_short => Err(std::io::Error::other(format!("stopped before requests finished: {why}"))),
     }
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
