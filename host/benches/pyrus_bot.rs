@@ -81,25 +81,14 @@ async fn run() {
     plugins.add("echo-bot", &echo_bot(), &Plugins::bot_toml(""));
     let host = Host::start_with(plugins.path(), &[], &[("RUST_LOG", "warn")]);
     let sig = sign(SECRET, EXAMPLE);
-    let post = |url: String, sig: String| async move {
-        let res = client()
-            .post(url)
-            .header("x-pyrus-sig", sig)
-            .body(EXAMPLE)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(res.status(), 200);
-        res.bytes().await.expect("body");
-    };
     let url = format!("{}/pyrus/echo-bot", host.url);
     for _ in 0..100 {
-        post(url.clone(), sig.clone()).await;
+        post(&client(), &url, &sig).await;
     }
     let mut sequential = Vec::with_capacity(HTTP_SEQUENTIAL);
     for _ in 0..HTTP_SEQUENTIAL {
         let start = Instant::now();
-        post(url.clone(), sig.clone()).await;
+        post(&client(), &url, &sig).await;
         sequential.push(start.elapsed());
     }
     report("HTTP round trip, one connection", &mut sequential);
@@ -115,15 +104,7 @@ async fn run() {
                     .build()
                     .expect("client");
                 for _ in 0..HTTP_PER_CONNECTION {
-                    let res = client
-                        .post(&url)
-                        .header("x-pyrus-sig", &sig)
-                        .body(EXAMPLE)
-                        .send()
-                        .await
-                        .expect("request");
-                    assert_eq!(res.status(), 200);
-                    res.bytes().await.expect("body");
+                    post(&client, &url, &sig).await;
                 }
             })
         })
@@ -158,15 +139,7 @@ async fn reload_latency(host: &Host, plugins: &Plugins, sig: &str) {
         let start = Instant::now();
         std::fs::rename(&tmp, plugins.path().join("echo-bot.wasm")).expect("rename plugin");
         loop {
-            let res = client()
-                .post(&url)
-                .header("x-pyrus-sig", sig)
-                .body(EXAMPLE)
-                .send()
-                .await
-                .expect("request");
-            assert_eq!(res.status(), 200);
-            if res.text().await.expect("body").contains(marker) {
+            if post(&client(), &url, sig).await.contains(marker) {
                 break;
             }
             assert!(
@@ -177,6 +150,19 @@ async fn reload_latency(host: &Host, plugins: &Plugins, sig: &str) {
         samples.push(start.elapsed());
     }
     report("hot reload: rename -> new version answering", &mut samples);
+}
+
+/// Posts the signed example and returns the 200 answer's body.
+async fn post(client: &reqwest::Client, url: &str, sig: &str) -> String {
+    let res = client
+        .post(url)
+        .header("x-pyrus-sig", sig)
+        .body(EXAMPLE)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    res.text().await.expect("body")
 }
 
 fn report(what: &str, samples: &mut [Duration]) {
