@@ -669,25 +669,30 @@ async fn sigint_lets_in_flight_requests_finish() {
     stop_lets_in_flight_requests_finish("-INT").await;
 }
 
-async fn stop_lets_in_flight_requests_finish(signal: &str) {
+/// A host serving one bot, `slow`, that busy-waits `ms` before answering.
+fn slow_bot_host(ms: u64) -> (Plugins, Host) {
     let plugins = Plugins::new();
-    plugins.add(
-        "slow",
-        &test_bot(),
-        &Plugins::bot_toml("[config]\nmode = \"slow\"\nslow_ms = \"800\""),
-    );
-    let mut host = Host::start(plugins.path());
+    let toml = format!("[config]\nmode = \"slow\"\nslow_ms = \"{ms}\"");
+    plugins.add("slow", &test_bot(), &Plugins::bot_toml(&toml));
+    let host = Host::start(plugins.path());
+    (plugins, host)
+}
+
+/// Sends `signal` (e.g. `-TERM`) once the slow request is inside the plugin.
+async fn signal_when_in_flight(host: &Host, signal: &str) {
+    host.wait_for_log("test-bot handling task", Duration::from_secs(5))
+        .await;
     let pid = host.pid().to_string();
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status();
+    assert!(status.unwrap().success());
+}
+
+async fn stop_lets_in_flight_requests_finish(signal: &str) {
+    let (plugins, mut host) = slow_bot_host(800);
     let request = host.pyrus("slow", EXAMPLE);
-    let signal = async {
-        host.wait_for_log("test-bot handling task", Duration::from_secs(5))
-            .await;
-        let status = std::process::Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
+    let signal = signal_when_in_flight(&host, signal);
     let (res, ()) = tokio::join!(request, signal);
     assert_eq!(res.status(), 200);
     assert_eq!(
@@ -705,14 +710,7 @@ async fn stop_lets_in_flight_requests_finish(signal: &str) {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_second_stop_signal_does_not_wait_for_requests() {
-    let plugins = Plugins::new();
-    plugins.add(
-        "slow",
-        &test_bot(),
-        &Plugins::bot_toml("[config]\nmode = \"slow\"\nslow_ms = \"8000\""),
-    );
-    let mut host = Host::start(plugins.path());
-    let pid = host.pid().to_string();
+    let (_plugins, mut host) = slow_bot_host(8000);
     // Cut off mid-answer: the client sees an error, not a response.
     let request = client()
         .post(format!("{}/pyrus/slow", host.url))
@@ -720,13 +718,8 @@ async fn a_second_stop_signal_does_not_wait_for_requests() {
         .body(EXAMPLE)
         .send();
     let signals = async {
-        host.wait_for_log("test-bot handling task", Duration::from_secs(5))
-            .await;
         for _ in 0..2 {
-            let kill = std::process::Command::new("kill")
-                .args(["-TERM", &pid])
-                .status();
-            assert!(kill.unwrap().success());
+            signal_when_in_flight(&host, "-TERM").await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
