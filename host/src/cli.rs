@@ -55,6 +55,39 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HOOKHOST_LOG_JSON")]
     pub log_json: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Where compiled plugins are kept between runs.
+#[derive(Debug, clap::Args)]
+pub struct CacheArgs {
+    /// Folder for compiled plugins, keyed by file hash and engine
+    /// [default: $XDG_CACHE_HOME/hookhost, else $HOME/.cache/hookhost].
+    /// Must not be the plugins folder.
+    #[arg(long, env = "HOOKHOST_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every plugin; read and write no cache.
+    #[arg(long, env = "HOOKHOST_NO_CACHE", conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache folder to use, `None` when caching is off or no default
+    /// location exists (neither XDG_CACHE_HOME nor HOME is set).
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let nonempty = |var| std::env::var_os(var).filter(|v| !v.is_empty());
+        nonempty("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| nonempty("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .map(|base| base.join("hookhost"))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,4 +95,6 @@ pub struct RoutesArgs {
     /// The plugins folder.
     #[arg(long, env = "HOOKHOST_PLUGINS", default_value = "plugins")]
     pub plugins: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }

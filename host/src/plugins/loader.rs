@@ -144,8 +144,9 @@ impl Loader {
             Some(done) => done.clone().map_err(|e| e.to_string()),
             None => {
                 let runtime = self.runtime.clone();
+                let (plugin, file_hash) = (name.to_owned(), hash.to_owned());
                 let compiled = tokio::task::spawn_blocking(move || {
-                    let component = runtime.compile(&bytes)?;
+                    let component = runtime.load_component(&plugin, &bytes, &file_hash)?;
                     runtime.prepare(&component)
                 })
                 .await;

@@ -2,18 +2,21 @@
 //! `host` interface, compilation, and per-request sandboxed calls.
 
 pub mod bindings;
+pub mod cache;
 mod guest_output;
 mod host_api;
 mod invoke;
 mod kind;
 mod state;
 
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use cache::{CacheError, CompileCache};
 pub use invoke::{InvokeError, Sandbox};
 pub use kind::{LoadError, PluginKind, Prepared};
 pub use state::HostState;
@@ -32,10 +35,20 @@ pub enum RuntimeError {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Compiled components on disk; `None` compiles every component.
+    cache: Option<CompileCache>,
 }
 
 impl Runtime {
+    /// A runtime that compiles every component it is given.
     pub fn new() -> Result<Arc<Runtime>, RuntimeError> {
+        Runtime::with_cache(None)
+    }
+
+    /// A runtime that keeps compiled components under `cache_root`. A cache
+    /// folder that cannot be created is logged and the runtime compiles
+    /// without one: the cache only saves time.
+    pub fn with_cache(cache_root: Option<&Path>) -> Result<Arc<Runtime>, RuntimeError> {
         let engine_err = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
 
         let mut pool = PoolingAllocationConfig::new();
@@ -73,13 +86,73 @@ impl Runtime {
         )
         .map_err(engine_err)?;
 
+        let cache = cache_root.and_then(|root| match CompileCache::open(root, &engine) {
+            Ok(cache) => {
+                tracing::info!(dir = %cache.dir().display(), "compiled-plugin cache");
+                Some(cache)
+            }
+            Err(e) => {
+                tracing::warn!("compiling every plugin, no cache: {e}");
+                None
+            }
+        });
+
         spawn_epoch_ticker(&engine)?;
-        Ok(Arc::new(Runtime { engine, linker }))
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            cache,
+        }))
     }
 
     /// Compiles a component. CPU-heavy: call it from a blocking thread.
     pub fn compile(&self, bytes: &[u8]) -> Result<Component, LoadError> {
         Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))
+    }
+
+    /// The component for plugin file `bytes` whose SHA-256 is `hash`: from
+    /// the cache when it holds a sound entry, else compiled (and cached).
+    /// CPU- and disk-heavy: call it from a blocking thread. The log says
+    /// which of the two happened.
+    pub fn load_component(
+        &self,
+        plugin: &str,
+        bytes: &[u8],
+        hash: &str,
+    ) -> Result<Component, LoadError> {
+        let sha256 = crate::routes::short(hash);
+        let Some(cache) = &self.cache else {
+            let start = Instant::now();
+            let component = self.compile(bytes)?;
+            let millis = start.elapsed().as_millis() as u64;
+            tracing::info!(plugin, sha256, millis, "component compiled (cache off)");
+            return Ok(component);
+        };
+
+        let start = Instant::now();
+        match cache.load(&self.engine, hash) {
+            Ok(Some(component)) => {
+                let millis = start.elapsed().as_millis() as u64;
+                tracing::info!(plugin, sha256, millis, "component loaded from cache");
+                return Ok(component);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(plugin, sha256, "compiling again: {e}"),
+        }
+
+        let start = Instant::now();
+        let component = self.compile(bytes)?;
+        let millis = start.elapsed().as_millis() as u64;
+        match cache.store(hash, &component) {
+            Ok(()) => tracing::info!(plugin, sha256, millis, "component compiled and cached"),
+            Err(e) => tracing::warn!(
+                plugin,
+                sha256,
+                millis,
+                "component compiled, not cached: {e}"
+            ),
+        }
+        Ok(component)
     }
 
     /// Works out which world a component implements and pre-links it.

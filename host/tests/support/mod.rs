@@ -105,6 +105,11 @@ impl Host {
             .arg(plugins)
             .args(args)
             .env_remove("RUST_LOG")
+            // The default compiled-plugin cache, per host: tests never share
+            // entries by accident, nor write to the user's cache.
+            .env_remove("HOOKHOST_CACHE_DIR")
+            .env_remove("HOOKHOST_NO_CACHE")
+            .env("XDG_CACHE_HOME", log_dir.path().join("cache"))
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -243,9 +248,13 @@ pub fn example_with_task(task_id: i64) -> String {
 
 /// Runs `hookhost routes` on a folder and returns its stdout.
 pub fn routes(plugins: &Path, env: &[(&str, &str)]) -> String {
+    let cache = tempfile::tempdir().expect("temp dir");
     let out = Command::new(env!("CARGO_BIN_EXE_hookhost"))
         .args(["routes", "--plugins"])
         .arg(plugins)
+        .env_remove("HOOKHOST_CACHE_DIR")
+        .env_remove("HOOKHOST_NO_CACHE")
+        .env("XDG_CACHE_HOME", cache.path())
         .envs(env.iter().copied())
         .output()
         .expect("run hookhost routes");
