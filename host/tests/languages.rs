@@ -95,8 +95,9 @@ async fn answers_like_the_rust_bot(host: &Host, plugin: &str) {
 
     let log = host.log();
     assert!(
-        log.lines().any(|l| l.contains("answering task 1532")
-            && l.contains(&format!("plugin=\"{plugin}\""))),
+        log.lines()
+            .any(|l| l.contains("answering task 1532")
+                && l.contains(&format!("plugin=\"{plugin}\""))),
         "{plugin} never logged through the host import:\n{log}"
     );
     assert!(
@@ -173,7 +174,10 @@ async fn every_language_answers_alike_and_restarts_from_the_cache() {
     // Warm: nothing is compiled, everything comes from the cache.
     let (host, warm) = start(&plugins, cache.path());
     let log = host.log();
-    assert!(!log.contains("component compiled"), "compiled again:\n{log}");
+    assert!(
+        !log.contains("component compiled"),
+        "compiled again:\n{log}"
+    );
     for name in ECHO_BOTS {
         assert_eq!(
             lines_for(&log, name, "component loaded from cache").len(),
@@ -249,11 +253,7 @@ async fn no_cache_compiles_every_time_and_writes_nothing() {
     let cache = tempfile::tempdir().expect("temp dir");
     let home = cache.path().to_str().expect("utf-8 temp path");
     for _ in 0..2 {
-        let host = Host::start_with(
-            plugins.path(),
-            &["--no-cache"],
-            &[("XDG_CACHE_HOME", home)],
-        );
+        let host = Host::start_with(plugins.path(), &["--no-cache"], &[("XDG_CACHE_HOME", home)]);
         let log = host.log();
         assert_eq!(
             lines_for(&log, "c-echo-bot", "component compiled (cache off)").len(),
