@@ -14,7 +14,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use invoke::{InvokeError, Sandbox};
+pub use invoke::{ExtAnswer, ExtCall, InvokeError, Sandbox};
 pub use kind::{LoadError, PluginKind, Prepared};
 pub use state::HostState;
 
