@@ -89,6 +89,9 @@ pub fn declare_routes(mount: &Pattern, routes: Vec<Route>) -> Result<Vec<HookRou
     Ok(declared)
 }
 
+/// The best match so far: plugin, rule, parameters.
+type Found<'a> = (&'a Arc<LoadedPlugin>, &'a HookRoute, Vec<(String, String)>);
+
 /// What a request path finds.
 pub enum Lookup<'a> {
     Found {
@@ -147,7 +150,7 @@ impl HookTable {
             return Lookup::NotFound;
         };
         // HEAD is GET without the body, unless a rule asks for HEAD itself.
-        let mut best: Option<(&Arc<LoadedPlugin>, &HookRoute, Vec<(String, String)>)> = None;
+        let mut best: Option<Found<'_>> = None;
         let mut allow: Vec<String> = Vec::new();
         for plugin in &self.plugins {
             for route in &plugin.hook_routes {
@@ -180,14 +183,6 @@ impl HookTable {
                 allow.dedup();
                 Lookup::WrongMethod { allow }
             }
-        }
-    }
-
-    /// Every method a known path accepts, for OPTIONS; `None` if unknown.
-    pub fn allowed(&self, path: &str) -> Option<Vec<String>> {
-        match self.lookup(path, "\u{0}") {
-            Lookup::WrongMethod { allow } => Some(allow),
-            _ => None,
         }
     }
 }

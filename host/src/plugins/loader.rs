@@ -124,7 +124,12 @@ impl Loader {
                 &e.file_hash == hash || e.serving.as_ref().is_some_and(|p| &p.hash == hash)
             })
         });
-        let hooks = hook_table(&current, &mut next);
+        let (hooks, refused) = hook_table(&current, &mut next);
+        // A refused plugin is looked at again on the next rescan: the
+        // plugin in its way may be gone by then.
+        for name in refused {
+            self.seen.remove(&name);
+        }
         let registry = Arc::new(Registry::new(next, hooks));
         self.registry.store(registry.clone());
         if let Some(status) = &self.status
@@ -326,7 +331,10 @@ fn secret_description(settings: &Settings) -> Option<String> {
 /// Routes the serving hook plugins into one table. Rules already serving
 /// win over newcomers, then names in order; a plugin whose rules overlap
 /// another's is refused (its previous version keeps serving if that fits).
-fn hook_table(current: &Registry, next: &mut BTreeMap<String, Arc<PluginEntry>>) -> HookTable {
+fn hook_table(
+    current: &Registry,
+    next: &mut BTreeMap<String, Arc<PluginEntry>>,
+) -> (HookTable, Vec<String>) {
     let unchanged = |entry: &PluginEntry| {
         let old = current.get(&entry.name).and_then(|e| e.serving.as_ref());
         match (old, &entry.serving) {
@@ -346,6 +354,7 @@ fn hook_table(current: &Registry, next: &mut BTreeMap<String, Arc<PluginEntry>>)
     order.sort_by_key(|name| !next.get(name).is_some_and(|e| unchanged(e)));
 
     let mut table = HookTable::default();
+    let mut refused_names = Vec::new();
     for name in order {
         let Some(entry) = next.get_mut(&name) else {
             continue;
@@ -378,8 +387,9 @@ fn hook_table(current: &Registry, next: &mut BTreeMap<String, Arc<PluginEntry>>)
         }
         refused.problem = Some(conflict);
         *entry = Arc::new(refused);
+        refused_names.push(name);
     }
-    table
+    (table, refused_names)
 }
 
 /// Reads, hashes and configures one plugin: file work, run off the async workers.

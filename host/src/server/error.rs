@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug)]
@@ -11,7 +11,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub reason: Cow<'static, str>,
     /// E.g. `Allow` on a 405, `WWW-Authenticate` on a 401.
-    pub headers: HeaderMap,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -19,12 +19,12 @@ impl ApiError {
         ApiError {
             status,
             reason: reason.into(),
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
+        self.headers.push((name, value));
         self
     }
 }
@@ -33,7 +33,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            self.headers,
+            axum::response::AppendHeaders(self.headers),
             Json(serde_json::json!({ "error": self.reason })),
         )
             .into_response()

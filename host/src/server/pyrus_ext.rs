@@ -89,7 +89,7 @@ fn failure(error: ApiError) -> Response {
     }
     (
         error.status,
-        error.headers,
+        axum::response::AppendHeaders(error.headers),
         Json(serde_json::json!({ "error_code": "internal_error", "error": error.reason })),
     )
         .into_response()
