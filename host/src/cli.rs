@@ -20,16 +20,25 @@ pub struct Cli {
 }
 
 const AFTER_HELP: &str = "\
-Routes:
-  POST /pyrus/{plugin}   Pyrus bot webhook; X-Pyrus-Sig = hex HMAC-SHA1(secret, raw body)
+Routes (the plugin's WIT world decides which):
+  POST /pyrus/{plugin}                  Pyrus bot; X-Pyrus-Sig = hex HMAC-SHA1(secret, body)
+  GET|POST /pyrus-ext/{plugin}/{call}   Pyrus extension: pulse, authorize, toggle, event,
+                                        sendmessage, getavailablenumbers; X-Pyrus-Sig
+  POST /worksection/{plugin}            Worksection; answers {\"status\":\"OK\"} at once
+  /hooks/{plugin}/{rule}                generic hook; the plugin declares its rules
 
-Sidecar NAME.toml (all keys optional):
+Sidecar NAME.toml (all keys optional unless the kind needs them):
   secret = { env = \"VAR\" } | { file = \"path\" } | { value = \"...\" }
-  timeout_ms = 10000   memory_mb = 64   [config] key = \"value\"
+  verify = \"github\" | \"github-sha1\" | \"standard-webhooks\" | \"stripe\" | \"slack\"
+         | \"shopify\" | \"token\" | \"basic\" | \"none\"     (generic hooks: required)
+  token_header = \"X-Gitlab-Token\"   basic_auth = { user = \"u\", password = { env = \"VAR\" } }
+  mount = \"/\"   timeout_ms = 10000   memory_mb = 64   [config] key = \"value\"
 
 Examples:
   ECHO_BOT_SECRET=... hookhost serve --listen 0.0.0.0:8080
-  hookhost routes --plugins ./plugins";
+  hookhost routes --plugins ./plugins
+  hookhost test /hooks/errbot-examples/example/ann/jump/
+  hookhost test /hooks/errbot-examples/github payload=%7B%7D --sign";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -39,6 +48,10 @@ pub enum Command {
     /// Print every route with its plugin, kind, version and state
     /// (serving, or not served and why). Reads the folder; no server needed.
     Routes(RoutesArgs),
+    /// Run one request through the whole pipeline in-process (no server
+    /// needed) and print the detected content type, status, headers and
+    /// body. Exits non-zero unless the status is 2xx or 3xx.
+    Test(TestArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,4 +110,25 @@ pub struct RoutesArgs {
     pub plugins: PathBuf,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// The path (and query) to request, e.g. /hooks/errbot-examples/test.
+    pub route: String,
+    /// The request body, or @FILE to read it from a file (@- for stdin).
+    pub body: Option<String>,
+    /// An extra request header; repeatable.
+    #[arg(long = "header", short = 'H', value_name = "K:V")]
+    pub headers: Vec<String>,
+    /// The method; by default POST, or GET for routes that only take GET.
+    #[arg(long, short = 'X')]
+    pub method: Option<String>,
+    /// Sign the request as the plugin's sender would, with its configured
+    /// secret and scheme.
+    #[arg(long)]
+    pub sign: bool,
+    /// The plugins folder.
+    #[arg(long, env = "HOOKHOST_PLUGINS", default_value = "plugins")]
+    pub plugins: PathBuf,
 }

@@ -7,11 +7,12 @@ use arc_swap::ArcSwap;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use hookhost::cli::{CacheArgs, Cli, Command, RoutesArgs, ServeArgs};
+use hookhost::cli::{CacheArgs, Cli, Command, RoutesArgs, ServeArgs, TestArgs};
 use hookhost::plugins::{self, Loader, Registry};
 use hookhost::routes::{self, StatusFile};
 use hookhost::runtime::Runtime;
 use hookhost::server::{self, AppState, Signals};
+use hookhost::trial;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +20,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => init_logging("info", args.log_json),
         // `routes` reports problems in its table; the log only adds warnings.
         Command::Routes(_) => init_logging("warn", false),
+        // The plugin's own log lines are part of what a test shows.
+        Command::Test(_) => init_logging("info", false),
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Routes(args) => routes(args).await,
+            Command::Test(args) => test(args).await,
         }
     });
     match result {
@@ -124,6 +128,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         registry,
         runtime,
         body_limit: args.body_limit,
+        background: server::Background::default(),
     });
     let served = server::serve(listener, state, &signals).await;
     // No reload may publish the table again after it is removed.
@@ -131,6 +136,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     status.remove();
     served?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn test(args: TestArgs) -> anyhow::Result<()> {
+    check_folder(&args.plugins)?;
+    let outcome = trial::run(args).await?;
+    print!("{}", outcome.report);
+    if !outcome.success {
+        bail!("the route did not answer with a success status");
+    }
     Ok(())
 }
 

@@ -19,6 +19,8 @@ pub struct Row {
     pub route: String,
     pub plugin: String,
     pub kind: String,
+    /// The signature scheme (never the secret).
+    pub verify: String,
     pub version: String,
     pub secret: String,
     pub state: String,
@@ -35,39 +37,52 @@ pub struct LiveStatus {
     pub rows: Vec<Row>,
 }
 
+/// One row per route: a plugin serving several routes (an extension, a
+/// hook plugin's rules) has several rows.
 pub fn rows(registry: &Registry) -> Vec<Row> {
-    registry
-        .entries()
-        .map(|entry| Row {
-            route: entry
-                .kind
-                .map_or_else(|| "-".to_owned(), |kind| kind.route(&entry.name)),
-            plugin: entry.name.clone(),
-            kind: entry.kind.map_or_else(|| "-".to_owned(), |k| k.to_string()),
-            version: match &entry.serving {
-                Some(p) => format!("gen {} sha256:{}", p.generation, short(&p.hash)),
-                None if entry.file_hash.is_empty() => "-".to_owned(),
-                None => format!("sha256:{}", short(&entry.file_hash)),
-            },
-            secret: entry
-                .secret_source
-                .clone()
-                .unwrap_or_else(|| "-".to_owned()),
-            state: entry.state(),
-        })
-        .collect()
+    let mut rows = Vec::new();
+    for entry in registry.entries() {
+        let routes = match entry.routes.as_slice() {
+            [] => vec!["-".to_owned()],
+            routes => routes.to_vec(),
+        };
+        let version = match &entry.serving {
+            Some(p) => format!("gen {} sha256:{}", p.generation, short(&p.hash)),
+            None if entry.file_hash.is_empty() => "-".to_owned(),
+            None => format!("sha256:{}", short(&entry.file_hash)),
+        };
+        let state = entry.state();
+        for route in routes {
+            rows.push(Row {
+                route,
+                plugin: entry.name.clone(),
+                kind: entry.kind.map_or_else(|| "-".to_owned(), |k| k.to_string()),
+                verify: entry.verify.clone().unwrap_or_else(|| "-".to_owned()),
+                version: version.clone(),
+                secret: entry
+                    .secret_source
+                    .clone()
+                    .unwrap_or_else(|| "-".to_owned()),
+                state: state.clone(),
+            });
+        }
+    }
+    rows
 }
 
 /// Aligned columns, the state last since it can be long.
 pub fn render(rows: &[Row]) -> String {
-    let header = ["ROUTE", "PLUGIN", "KIND", "VERSION", "SECRET", "STATE"];
-    let cells: Vec<[&str; 6]> = rows
+    let header = [
+        "ROUTE", "PLUGIN", "KIND", "VERIFY", "VERSION", "SECRET", "STATE",
+    ];
+    let cells: Vec<[&str; 7]> = rows
         .iter()
         .map(|r| {
             [
                 &*r.route,
                 &*r.plugin,
                 &*r.kind,
+                &*r.verify,
                 &*r.version,
                 &*r.secret,
                 &*r.state,
@@ -182,6 +197,7 @@ mod tests {
             route: format!("POST /pyrus/{plugin}"),
             plugin: plugin.into(),
             kind: "pyrus-bot".into(),
+            verify: "pyrus-sig".into(),
             version: "gen 1 sha256:0123456789ab".into(),
             secret: "env X".into(),
             state: state.into(),

@@ -9,10 +9,12 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::LoadedPlugin;
+use super::auth::authenticate;
 use super::registry::{PluginEntry, Registry, SharedRegistry};
 use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
+use crate::hooks::{HookTable, Pattern, declare_routes};
 use crate::routes::StatusFile;
-use crate::runtime::{LoadError, PluginKind, Prepared, Runtime, Sandbox};
+use crate::runtime::{LoadError, Prepared, Runtime, Sandbox};
 
 /// Pyrus gives a bot 60 s; answering after that is answering no one.
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
@@ -122,7 +124,13 @@ impl Loader {
                 &e.file_hash == hash || e.serving.as_ref().is_some_and(|p| &p.hash == hash)
             })
         });
-        let registry = Arc::new(Registry::new(next));
+        let (hooks, refused) = hook_table(&current, &mut next);
+        // A refused plugin is looked at again on the next rescan: the
+        // plugin in its way may be gone by then.
+        for name in refused {
+            self.seen.remove(&name);
+        }
+        let registry = Arc::new(Registry::new(next, hooks));
         self.registry.store(registry.clone());
         if let Some(status) = &self.status
             && let Err(e) = status.publish(&registry).await
@@ -167,24 +175,30 @@ impl Loader {
                 return kept_or_failed(name, previous, hash.to_owned(), problem);
             }
         };
-        self.configure(name, prepared, settings, hash)
+        self.configure(name, prepared, settings, hash, previous)
+            .await
     }
 
-    fn configure(
+    async fn configure(
         &mut self,
         name: &str,
         prepared: Prepared,
         mut settings: Settings,
         hash: &str,
+        previous: Option<&Arc<PluginEntry>>,
     ) -> PluginEntry {
         let kind = prepared.kind();
-        if let Some(SecretSource::Value(_)) = settings.secret_source {
+        let inline_password = settings
+            .basic_auth
+            .as_ref()
+            .is_some_and(|b| matches!(b.password_source, SecretSource::Value(_)));
+        if matches!(settings.secret_source, Some(SecretSource::Value(_))) || inline_password {
             tracing::warn!(
                 plugin = name,
-                "sidecar gives the secret inline; prefer `env` or `file`"
+                "sidecar gives a secret inline; prefer `env` or `file`"
             );
         }
-        if kind == PluginKind::PyrusBot && settings.timeout > PYRUS_MAX_TIMEOUT {
+        if kind.pyrus_signed() && settings.timeout > PYRUS_MAX_TIMEOUT {
             tracing::warn!(
                 plugin = name,
                 "timeout_ms lowered to {} ms: Pyrus waits 60 s at most",
@@ -193,44 +207,67 @@ impl Loader {
             settings.timeout = PYRUS_MAX_TIMEOUT;
         }
 
+        let mount = settings
+            .mount
+            .clone()
+            .unwrap_or_else(|| format!("/hooks/{name}"));
         let mut entry = PluginEntry {
             name: name.to_owned(),
             serving: None,
             kind: Some(kind),
             file_hash: hash.to_owned(),
             problem: None,
-            secret_source: settings.secret_source.as_ref().map(ToString::to_string),
+            secret_source: secret_description(&settings),
+            routes: kind.routes(name, &mount),
+            verify: settings.verify.clone(),
         };
-        let secret = match settings.secret {
-            SecretState::Ready(secret) => Some(secret),
-            SecretState::Unusable(why) => {
-                entry.problem = Some(format!("secret unusable: {why}"));
-                None
+        let auth = match authenticate(kind, name, &settings) {
+            Ok(auth) => auth,
+            Err(problem) => {
+                tracing::warn!(plugin = name, %kind, "plugin not served: {problem}");
+                entry.problem = Some(problem);
+                return entry;
             }
-            SecretState::Absent if kind.needs_secret() => {
-                entry.problem = Some(format!(
-                    "a {kind} plugin needs a secret: set `secret = {{ env = \"VAR\" }}` in {name}.toml"
-                ));
-                None
-            }
-            SecretState::Absent => None,
         };
-        if let Some(problem) = &entry.problem {
-            tracing::warn!(plugin = name, %kind, "plugin not served: {problem}");
-            return entry;
+        entry.verify = Some(auth.label());
+
+        let sandbox = Sandbox {
+            plugin: Arc::from(name),
+            config: Arc::new(settings.config),
+            memory_bytes: settings.memory_bytes,
+            timeout: settings.timeout,
+        };
+        let hook_routes = match &prepared {
+            Prepared::HttpHook(pre) => {
+                let declared = match Pattern::parse_mount(&mount) {
+                    Ok(mount) => match self.runtime.hook_routes(pre, &sandbox).await {
+                        Ok(routes) => declare_routes(&mount, routes),
+                        Err(e) => Err(format!("routes() failed: {e}")),
+                    },
+                    Err(e) => Err(format!("mount {e}")),
+                };
+                match declared {
+                    Ok(routes) => routes,
+                    Err(problem) => {
+                        let mut failed = kept_or_failed(name, previous, hash.to_owned(), problem);
+                        failed.kind = Some(kind);
+                        return failed;
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
+        if !hook_routes.is_empty() {
+            entry.routes = hook_routes.iter().map(|r| r.describe()).collect();
         }
 
         self.generation += 1;
         let plugin = LoadedPlugin {
             name: Arc::from(name),
-            sandbox: Sandbox {
-                plugin: Arc::from(name),
-                config: Arc::new(settings.config),
-                memory_bytes: settings.memory_bytes,
-                timeout: settings.timeout,
-            },
+            sandbox,
             prepared,
-            secret,
+            auth,
+            hook_routes,
             hash: hash.to_owned(),
             generation: self.generation,
         };
@@ -271,10 +308,89 @@ fn kept_or_failed(
             .map(|p| p.prepared.kind())
             .or_else(|| previous.and_then(|p| p.kind)),
         secret_source: previous.and_then(|p| p.secret_source.clone()),
+        routes: previous.map(|p| p.routes.clone()).unwrap_or_default(),
+        verify: previous.and_then(|p| p.verify.clone()),
         serving,
         file_hash,
         problem: Some(problem),
     }
+}
+
+/// Where the secret and the basic-auth password come from (never the values).
+fn secret_description(settings: &Settings) -> Option<String> {
+    let secret = settings.secret_source.as_ref().map(ToString::to_string);
+    let basic = settings
+        .basic_auth
+        .as_ref()
+        .map(|b| format!("user {}, password {}", b.user, b.password_source));
+    match (secret, basic) {
+        (Some(s), Some(b)) => Some(format!("{s}; {b}")),
+        (s, b) => s.or(b),
+    }
+}
+
+/// Routes the serving hook plugins into one table. Rules already serving
+/// win over newcomers, then names in order; a plugin whose rules overlap
+/// another's is refused (its previous version keeps serving if that fits).
+fn hook_table(
+    current: &Registry,
+    next: &mut BTreeMap<String, Arc<PluginEntry>>,
+) -> (HookTable, Vec<String>) {
+    let unchanged = |entry: &PluginEntry| {
+        let old = current.get(&entry.name).and_then(|e| e.serving.as_ref());
+        match (old, &entry.serving) {
+            (Some(old), Some(new)) => Arc::ptr_eq(old, new),
+            _ => false,
+        }
+    };
+    let mut order: Vec<String> = next
+        .values()
+        .filter(|e| {
+            e.serving
+                .as_ref()
+                .is_some_and(|p| !p.hook_routes.is_empty())
+        })
+        .map(|e| e.name.clone())
+        .collect();
+    order.sort_by_key(|name| !next.get(name).is_some_and(|e| unchanged(e)));
+
+    let mut table = HookTable::default();
+    let mut refused_names = Vec::new();
+    for name in order {
+        let Some(entry) = next.get_mut(&name) else {
+            continue;
+        };
+        let Some(serving) = entry.serving.clone() else {
+            continue;
+        };
+        let Some(conflict) = table.conflict(&serving.hook_routes) else {
+            table.insert(serving);
+            continue;
+        };
+        let mut refused = (**entry).clone();
+        let fallback = current
+            .get(&name)
+            .and_then(|e| e.serving.clone())
+            .filter(|old| {
+                !Arc::ptr_eq(old, &serving) && table.conflict(&old.hook_routes).is_none()
+            });
+        match fallback {
+            Some(old) => {
+                tracing::error!(plugin = %name, generation = old.generation, "newest file not loaded, the previous version keeps serving: {conflict}");
+                refused.routes = old.hook_routes.iter().map(|r| r.describe()).collect();
+                table.insert(old.clone());
+                refused.serving = Some(old);
+            }
+            None => {
+                tracing::error!(plugin = %name, "plugin not served: {conflict}");
+                refused.serving = None;
+            }
+        }
+        refused.problem = Some(conflict);
+        *entry = Arc::new(refused);
+        refused_names.push(name);
+    }
+    (table, refused_names)
 }
 
 /// Reads, hashes and configures one plugin: file work, run off the async workers.
@@ -291,10 +407,25 @@ fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
         Ok(Some(text)) => Settings::parse(text, &path).map_err(|e| e.to_string()),
         Err(problem) => Err(problem.clone()),
     };
-    let secret = settings.as_ref().ok().and_then(|s| match &s.secret {
-        SecretState::Absent => None,
-        SecretState::Ready(secret) => Some(Sha256::digest(secret.expose()).into()),
-        SecretState::Unusable(why) => Some(Sha256::digest(why.as_bytes()).into()),
+    // One digest over the secret and the basic-auth password: either
+    // changing (a rotated file) reloads the plugin.
+    let secret = settings.as_ref().ok().map(|s| {
+        let mut digest = Sha256::new();
+        let password = s.basic_auth.as_ref().map(|b| &b.password);
+        for state in std::iter::once(&s.secret).chain(password) {
+            match state {
+                SecretState::Absent => digest.update([0]),
+                SecretState::Ready(secret) => {
+                    digest.update([1]);
+                    digest.update(Sha256::digest(secret.expose()));
+                }
+                SecretState::Unusable(why) => {
+                    digest.update([2]);
+                    digest.update(Sha256::digest(why.as_bytes()));
+                }
+            }
+        }
+        digest.finalize().into()
     });
     Ok(PluginFiles {
         fingerprint: Fingerprint {

@@ -1,6 +1,7 @@
 //! The plugins folder: what is in it, what is served, and keeping that
 //! current as files come and go.
 
+mod auth;
 mod loader;
 mod registry;
 pub mod sidecar;
@@ -8,8 +9,10 @@ mod watcher;
 
 use std::sync::Arc;
 
+use crate::hooks::HookRoute;
 use crate::runtime::{Prepared, Sandbox};
 
+pub use auth::{Auth, DEFAULT_TOKEN_HEADER};
 pub use loader::Loader;
 pub use registry::{PluginEntry, Registry, SharedRegistry};
 pub use sidecar::Secret;
@@ -21,7 +24,10 @@ pub struct LoadedPlugin {
     pub name: Arc<str>,
     pub prepared: Prepared,
     pub sandbox: Sandbox,
-    pub secret: Option<Secret>,
+    /// The check every request passes before its body is parsed.
+    pub auth: Auth,
+    /// A generic hook plugin's rules under its mount point; empty otherwise.
+    pub hook_routes: Vec<HookRoute>,
     /// SHA-256 of the `.wasm` file, hex.
     pub hash: String,
     /// Increases with every version loaded in this process.

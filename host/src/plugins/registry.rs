@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::LoadedPlugin;
+use crate::hooks::HookTable;
 use crate::runtime::PluginKind;
 
 pub type SharedRegistry = Arc<ArcSwap<Registry>>;
@@ -26,6 +27,10 @@ pub struct PluginEntry {
     pub problem: Option<String>,
     /// Where the secret comes from, for `routes` (never the value).
     pub secret_source: Option<String>,
+    /// The routes it serves or would serve, e.g. `POST /pyrus/echo-bot`.
+    pub routes: Vec<String>,
+    /// The signature scheme, for `routes`.
+    pub verify: Option<String>,
 }
 
 impl PluginEntry {
@@ -46,11 +51,17 @@ impl PluginEntry {
 #[derive(Default)]
 pub struct Registry {
     entries: BTreeMap<String, Arc<PluginEntry>>,
+    hooks: HookTable,
 }
 
 impl Registry {
-    pub fn new(entries: BTreeMap<String, Arc<PluginEntry>>) -> Self {
-        Registry { entries }
+    pub fn new(entries: BTreeMap<String, Arc<PluginEntry>>, hooks: HookTable) -> Self {
+        Registry { entries, hooks }
+    }
+
+    /// The rules of every serving generic hook plugin.
+    pub fn hooks(&self) -> &HookTable {
+        &self.hooks
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<PluginEntry>> {

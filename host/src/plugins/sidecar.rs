@@ -90,6 +90,21 @@ pub struct Settings {
     pub memory_bytes: u64,
     /// Sorted by key, as `list-config` promises.
     pub config: BTreeMap<String, String>,
+    /// The signature scheme, as written; checked against the kind on load.
+    pub verify: Option<String>,
+    /// The header the `token` scheme reads.
+    pub token_header: Option<String>,
+    pub basic_auth: Option<BasicAuth>,
+    /// Where a generic hook plugin's rules are mounted (default `/hooks/NAME`).
+    pub mount: Option<String>,
+}
+
+/// HTTP basic auth credentials a sender must present.
+#[derive(Debug, Clone)]
+pub struct BasicAuth {
+    pub user: String,
+    pub password: SecretState,
+    pub password_source: SecretSource,
 }
 
 impl Default for Settings {
@@ -100,6 +115,10 @@ impl Default for Settings {
             timeout: DEFAULT_TIMEOUT,
             memory_bytes: DEFAULT_MEMORY_MB << 20,
             config: BTreeMap::new(),
+            verify: None,
+            token_header: None,
+            basic_auth: None,
+            mount: None,
         }
     }
 }
@@ -114,6 +133,11 @@ struct SidecarFile {
     memory_mb: Option<u64>,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
+    verify: Option<String>,
+    token_header: Option<String>,
+    /// Read by hand, like `secret`, so a password is never quoted.
+    basic_auth: Option<toml::Value>,
+    mount: Option<String>,
 }
 
 /// Path of the sidecar that belongs to `wasm`.
@@ -132,7 +156,7 @@ impl Settings {
             toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
         let secret_source = file
             .secret
-            .map(secret_source)
+            .map(|v| secret_source(v, "secret"))
             .transpose()
             .map_err(invalid)?;
 
@@ -171,12 +195,29 @@ impl Settings {
             Some(source) => resolve_secret(source, dir),
         };
 
+        let basic_auth = file
+            .basic_auth
+            .map(|v| basic_auth(v, dir))
+            .transpose()
+            .map_err(invalid)?;
+        if let Some(header) = &file.token_header
+            && axum::http::HeaderName::from_bytes(header.as_bytes()).is_err()
+        {
+            return Err(invalid(format!(
+                "token_header {header:?} is not a header name"
+            )));
+        }
+
         Ok(Settings {
             secret,
             secret_source,
             timeout,
             memory_bytes: memory_mb << 20,
             config,
+            verify: file.verify,
+            token_header: file.token_header,
+            basic_auth,
+            mount: file.mount,
         })
     }
 
@@ -197,22 +238,51 @@ impl Settings {
 
 /// `{ env = "VAR" }`, `{ file = "path" }` or `{ value = "..." }`. The
 /// messages never include what was written.
-fn secret_source(value: toml::Value) -> Result<SecretSource, String> {
-    const SHAPE: &str =
-        "secret must be one of { env = \"VAR\" }, { file = \"path\" }, { value = \"...\" }";
+fn secret_source(value: toml::Value, key: &str) -> Result<SecretSource, String> {
+    let shape = || {
+        format!(
+            "{key} must be one of {{ env = \"VAR\" }}, {{ file = \"path\" }}, {{ value = \"...\" }}"
+        )
+    };
     let toml::Value::Table(table) = value else {
-        return Err(SHAPE.to_owned());
+        return Err(shape());
     };
     let mut entries = table.into_iter();
     let (Some((kind, toml::Value::String(text))), None) = (entries.next(), entries.next()) else {
-        return Err(SHAPE.to_owned());
+        return Err(shape());
     };
     match kind.as_str() {
         "env" => Ok(SecretSource::Env(text)),
         "file" => Ok(SecretSource::File(PathBuf::from(text))),
         "value" => Ok(SecretSource::Value(text)),
-        _ => Err(SHAPE.to_owned()),
+        _ => Err(shape()),
     }
+}
+
+/// `basic_auth = { user = "…", password = { env = "VAR" } }`.
+fn basic_auth(value: toml::Value, dir: &Path) -> Result<BasicAuth, String> {
+    const SHAPE: &str = "basic_auth must be { user = \"name\", password = { env = \"VAR\" } } (or password = { file = … } / { value = … })";
+    let toml::Value::Table(mut table) = value else {
+        return Err(SHAPE.to_owned());
+    };
+    let (Some(toml::Value::String(user)), Some(password)) =
+        (table.remove("user"), table.remove("password"))
+    else {
+        return Err(SHAPE.to_owned());
+    };
+    if !table.is_empty() {
+        return Err(SHAPE.to_owned());
+    }
+    // The user travels as `user:password`; a colon would split it elsewhere.
+    if user.is_empty() || user.contains(':') {
+        return Err("basic_auth.user must be non-empty and contain no ':'".to_owned());
+    }
+    let password_source = secret_source(password, "basic_auth.password")?;
+    Ok(BasicAuth {
+        user,
+        password: resolve_secret(&password_source, dir),
+        password_source,
+    })
 }
 
 fn resolve_secret(source: &SecretSource, dir: &Path) -> SecretState {

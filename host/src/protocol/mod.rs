@@ -1,7 +1,11 @@
 //! Protocol adapters: a sender's raw bytes into a typed WIT event, and a
 //! plugin's typed result into the reply that sender expects.
 
+pub mod http_hook;
 pub mod pyrus_bot;
+pub mod pyrus_ext;
+mod wire;
+pub mod worksection;
 
 /// A request that is authentic but not what the protocol says it should be.
 /// The text names what is wrong and is sent back with a 400.

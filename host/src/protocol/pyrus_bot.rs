@@ -2,9 +2,10 @@
 //! answers with (the body of Pyrus's `POST /tasks/{task-id}/comments`).
 
 use axum::http::HeaderValue;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::wire::nullable;
 use super::{BadAnswer, BadRequest};
 use crate::runtime::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
 use crate::runtime::bindings::hookhost::plugin::pyrus_types::{
@@ -100,15 +101,6 @@ pub fn comment_json(comment: Comment) -> Result<Vec<u8>, BadAnswer> {
 }
 
 // ---- what Pyrus sends -------------------------------------------------------
-
-/// Pyrus may send `null` where a value is absent; treat it as the default.
-fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
 
 #[derive(Deserialize)]
 struct WireEvent {

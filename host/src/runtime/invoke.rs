@@ -10,7 +10,18 @@ use wasmtime::{Store, UpdateDeadline};
 use super::Runtime;
 use super::bindings::PyrusBotPre;
 use super::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
+use super::bindings::hookhost::plugin::pyrus_types::Retry;
 use super::bindings::hookhost::plugin::types::PluginError;
+use super::bindings::http_hook::HttpHookPre;
+use super::bindings::http_hook::hookhost::plugin::http_types::{
+    Request as HookRequest, Response as HookResponse, Route as HookRoute,
+};
+use super::bindings::pyrus_ext::PyrusExtPre;
+use super::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{
+    Account, AccountAuth, AuthorizeRequest, ExtError, OutgoingMessage, TaskEvent, ToggleRequest,
+};
+use super::bindings::worksection::WorksectionPre;
+use super::bindings::worksection::hookhost::plugin::worksection_types::Event as WsEvent;
 use super::state::HostState;
 
 /// What bounds one plugin call.
@@ -42,7 +53,7 @@ pub enum InvokeError {
 #[error("deadline exceeded")]
 struct DeadlineExceeded;
 
-enum Stage {
+pub(crate) enum Stage {
     Instantiate(wasmtime::Error),
     Call(wasmtime::Error),
 }
@@ -72,6 +83,17 @@ impl Runtime {
         store
     }
 
+    /// Runs `call` in a fresh store under the sandbox's memory cap and deadline.
+    async fn run<T>(
+        &self,
+        sandbox: &Sandbox,
+        call: impl AsyncFnOnce(&mut Store<HostState>) -> Result<T, Stage>,
+    ) -> Result<T, InvokeError> {
+        let mut store = self.new_store(sandbox);
+        let outcome = tokio::time::timeout(sandbox.timeout, call(&mut store)).await;
+        classify(outcome, &store, sandbox)
+    }
+
     /// Runs a Pyrus bot plugin on one event.
     pub async fn call_pyrus_bot(
         &self,
@@ -79,20 +101,152 @@ impl Runtime {
         sandbox: &Sandbox,
         event: &BotEvent,
     ) -> Result<Result<Option<Comment>, PluginError>, InvokeError> {
-        let mut store = self.new_store(sandbox);
-        let call = async {
+        self.run(sandbox, async |store| {
             let bot = pre
-                .instantiate_async(&mut store)
+                .instantiate_async(&mut *store)
                 .await
                 .map_err(Stage::Instantiate)?;
             bot.hookhost_plugin_pyrus_bot_handler()
-                .call_handle(&mut store, event)
+                .call_handle(store, event)
                 .await
                 .map_err(Stage::Call)
-        };
-        let outcome = tokio::time::timeout(sandbox.timeout, call).await;
-        classify(outcome, &store, sandbox)
+        })
+        .await
     }
+
+    /// Instantiates a Pyrus extension without calling it: the `/pulse` check.
+    pub async fn probe_pyrus_ext(
+        &self,
+        pre: &PyrusExtPre<HostState>,
+        sandbox: &Sandbox,
+    ) -> Result<(), InvokeError> {
+        self.run(sandbox, async |store| {
+            pre.instantiate_async(store)
+                .await
+                .map(drop)
+                .map_err(Stage::Instantiate)
+        })
+        .await
+    }
+
+    /// Runs one Pyrus extension call.
+    pub async fn call_pyrus_ext(
+        &self,
+        pre: &PyrusExtPre<HostState>,
+        sandbox: &Sandbox,
+        call: &ExtCall,
+        retry: Retry,
+    ) -> Result<Result<ExtAnswer, ExtError>, InvokeError> {
+        self.run(sandbox, async |store| {
+            let ext = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Stage::Instantiate)?;
+            let handler = ext.hookhost_plugin_pyrus_ext_handler();
+            let answer = match call {
+                ExtCall::Authorize(request) => handler
+                    .call_authorize(store, request, retry)
+                    .await
+                    .map(|r| r.map(ExtAnswer::Account)),
+                ExtCall::Toggle(request) => handler
+                    .call_toggle(store, request, retry)
+                    .await
+                    .map(|r| r.map(|()| ExtAnswer::Done)),
+                ExtCall::Event(event) => handler
+                    .call_event(store, event, retry)
+                    .await
+                    .map(|r| r.map(|()| ExtAnswer::Done)),
+                ExtCall::SendMessage(message) => handler
+                    .call_send_message(store, message, retry)
+                    .await
+                    .map(|r| r.map(|()| ExtAnswer::Done)),
+                ExtCall::AvailableNumbers(auth) => handler
+                    .call_available_numbers(store, auth, retry)
+                    .await
+                    .map(|r| r.map(ExtAnswer::Numbers)),
+            };
+            answer.map_err(Stage::Call)
+        })
+        .await
+    }
+
+    /// Runs a Worksection plugin on one event.
+    pub async fn call_worksection(
+        &self,
+        pre: &WorksectionPre<HostState>,
+        sandbox: &Sandbox,
+        event: &WsEvent,
+    ) -> Result<Result<(), PluginError>, InvokeError> {
+        self.run(sandbox, async |store| {
+            let plugin = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Stage::Instantiate)?;
+            plugin
+                .hookhost_plugin_worksection_handler()
+                .call_handle(store, event)
+                .await
+                .map_err(Stage::Call)
+        })
+        .await
+    }
+
+    /// Asks a generic hook plugin which URI rules it serves.
+    pub async fn hook_routes(
+        &self,
+        pre: &HttpHookPre<HostState>,
+        sandbox: &Sandbox,
+    ) -> Result<Vec<HookRoute>, InvokeError> {
+        self.run(sandbox, async |store| {
+            let plugin = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Stage::Instantiate)?;
+            plugin
+                .hookhost_plugin_http_handler()
+                .call_routes(store)
+                .await
+                .map_err(Stage::Call)
+        })
+        .await
+    }
+
+    /// Runs a generic hook plugin on one request.
+    pub async fn call_hook(
+        &self,
+        pre: &HttpHookPre<HostState>,
+        sandbox: &Sandbox,
+        request: &HookRequest,
+    ) -> Result<Result<Option<HookResponse>, PluginError>, InvokeError> {
+        self.run(sandbox, async |store| {
+            let plugin = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Stage::Instantiate)?;
+            plugin
+                .hookhost_plugin_http_handler()
+                .call_handle(store, request)
+                .await
+                .map_err(Stage::Call)
+        })
+        .await
+    }
+}
+
+/// One call a Pyrus extension can receive.
+pub enum ExtCall {
+    Authorize(AuthorizeRequest),
+    Toggle(ToggleRequest),
+    Event(TaskEvent),
+    SendMessage(OutgoingMessage),
+    AvailableNumbers(AccountAuth),
+}
+
+/// A Pyrus extension's successful answer, by call.
+pub enum ExtAnswer {
+    Account(Account),
+    Done,
+    Numbers(Vec<String>),
 }
 
 fn classify<T>(

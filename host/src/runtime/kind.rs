@@ -7,21 +7,35 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use super::bindings::PyrusBotPre;
+use super::bindings::http_hook::HttpHookPre;
+use super::bindings::pyrus_ext::PyrusExtPre;
+use super::bindings::worksection::WorksectionPre;
 use super::state::HostState;
 
 /// The plugin kinds hookhost knows, one per WIT world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PluginKind {
     PyrusBot,
+    PyrusExt,
+    Worksection,
+    HttpHook,
 }
 
 impl PluginKind {
-    pub const ALL: [PluginKind; 1] = [PluginKind::PyrusBot];
+    pub const ALL: [PluginKind; 4] = [
+        PluginKind::PyrusBot,
+        PluginKind::PyrusExt,
+        PluginKind::Worksection,
+        PluginKind::HttpHook,
+    ];
 
     /// The WIT world a plugin of this kind targets.
     pub fn world(self) -> &'static str {
         match self {
             PluginKind::PyrusBot => "pyrus-bot",
+            PluginKind::PyrusExt => "pyrus-ext",
+            PluginKind::Worksection => "worksection",
+            PluginKind::HttpHook => "http-hook",
         }
     }
 
@@ -29,21 +43,37 @@ impl PluginKind {
     fn export(self) -> &'static str {
         match self {
             PluginKind::PyrusBot => "hookhost:plugin/pyrus-bot-handler",
+            PluginKind::PyrusExt => "hookhost:plugin/pyrus-ext-handler",
+            PluginKind::Worksection => "hookhost:plugin/worksection-handler",
+            PluginKind::HttpHook => "hookhost:plugin/http-handler",
         }
     }
 
-    /// Whether the kind needs a secret to be served at all.
-    pub fn needs_secret(self) -> bool {
+    /// The routes a plugin of this kind serves; a hook plugin's own rules
+    /// are known only once it has loaded.
+    pub fn routes(self, plugin: &str, mount: &str) -> Vec<String> {
         match self {
-            PluginKind::PyrusBot => true,
+            PluginKind::PyrusBot => vec![format!("POST /pyrus/{plugin}")],
+            PluginKind::PyrusExt => [
+                "GET pulse",
+                "POST authorize",
+                "POST toggle",
+                "POST event",
+                "POST sendmessage",
+                "GET getavailablenumbers",
+            ]
+            .iter()
+            .filter_map(|r| r.split_once(' '))
+            .map(|(method, call)| format!("{method} /pyrus-ext/{plugin}/{call}"))
+            .collect(),
+            PluginKind::Worksection => vec![format!("POST /worksection/{plugin}")],
+            PluginKind::HttpHook => vec![format!("* {}/…", mount.trim_end_matches('/'))],
         }
     }
 
-    /// The URL path the kind is served at.
-    pub fn route(self, plugin: &str) -> String {
-        match self {
-            PluginKind::PyrusBot => format!("POST /pyrus/{plugin}"),
-        }
+    /// Whether the kind is signed with `X-Pyrus-Sig` (and so needs `secret`).
+    pub fn pyrus_signed(self) -> bool {
+        matches!(self, PluginKind::PyrusBot | PluginKind::PyrusExt)
     }
 }
 
@@ -57,12 +87,18 @@ impl fmt::Display for PluginKind {
 #[derive(Clone)]
 pub enum Prepared {
     PyrusBot(PyrusBotPre<HostState>),
+    PyrusExt(PyrusExtPre<HostState>),
+    Worksection(WorksectionPre<HostState>),
+    HttpHook(HttpHookPre<HostState>),
 }
 
 impl Prepared {
     pub fn kind(&self) -> PluginKind {
         match self {
             Prepared::PyrusBot(_) => PluginKind::PyrusBot,
+            Prepared::PyrusExt(_) => PluginKind::PyrusExt,
+            Prepared::Worksection(_) => PluginKind::Worksection,
+            Prepared::HttpHook(_) => PluginKind::HttpHook,
         }
     }
 }
@@ -108,6 +144,15 @@ pub(super) fn prepare(
     match kind {
         PluginKind::PyrusBot => PyrusBotPre::new(pre)
             .map(Prepared::PyrusBot)
+            .map_err(link_err),
+        PluginKind::PyrusExt => PyrusExtPre::new(pre)
+            .map(Prepared::PyrusExt)
+            .map_err(link_err),
+        PluginKind::Worksection => WorksectionPre::new(pre)
+            .map(Prepared::Worksection)
+            .map_err(link_err),
+        PluginKind::HttpHook => HttpHookPre::new(pre)
+            .map(Prepared::HttpHook)
             .map_err(link_err),
     }
 }

@@ -17,7 +17,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use cache::{CacheError, CompileCache};
-pub use invoke::{InvokeError, Sandbox};
+pub use invoke::{ExtAnswer, ExtCall, InvokeError, Sandbox};
 pub use kind::{LoadError, PluginKind, Prepared};
 pub use state::HostState;
 

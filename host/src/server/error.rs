@@ -3,13 +3,15 @@
 use std::borrow::Cow;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub reason: Cow<'static, str>,
+    /// E.g. `Allow` on a 405, `WWW-Authenticate` on a 401.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -17,7 +19,13 @@ impl ApiError {
         ApiError {
             status,
             reason: reason.into(),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 }
 
@@ -25,15 +33,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
+            axum::response::AppendHeaders(self.headers),
             Json(serde_json::json!({ "error": self.reason })),
         )
             .into_response()
     }
-}
-
-/// Unknown paths get JSON too.
-pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such route")
 }
 
 /// A known path with another method; axum adds the `Allow` header.

@@ -1,11 +1,16 @@
 //! HTTP: the router, per-request plumbing, and graceful shutdown.
 
+mod auth;
+mod background;
 mod body;
 mod error;
+mod hooks;
 mod outcome;
 mod pyrus_bot;
+mod pyrus_ext;
 mod request_id;
 mod shutdown;
+mod worksection;
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -13,12 +18,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::plugins::{LoadedPlugin, SharedRegistry};
 use crate::runtime::{PluginKind, Runtime};
 
+pub use background::Background;
 pub use error::ApiError;
 pub use request_id::RequestId;
 pub use shutdown::Signals;
@@ -31,6 +37,8 @@ pub struct AppState {
     pub registry: SharedRegistry,
     pub runtime: Arc<Runtime>,
     pub body_limit: usize,
+    /// Work that continues after the sender has its answer.
+    pub background: Background,
 }
 
 impl AppState {
@@ -66,7 +74,21 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/pyrus/{plugin}", post(pyrus_bot::handle))
-        .fallback(error::not_found)
+        .route("/pyrus-ext/{plugin}/pulse", get(pyrus_ext::pulse))
+        .route("/pyrus-ext/{plugin}/authorize", post(pyrus_ext::authorize))
+        .route("/pyrus-ext/{plugin}/toggle", post(pyrus_ext::toggle))
+        .route("/pyrus-ext/{plugin}/event", post(pyrus_ext::event))
+        .route(
+            "/pyrus-ext/{plugin}/sendmessage",
+            post(pyrus_ext::send_message),
+        )
+        .route(
+            "/pyrus-ext/{plugin}/getavailablenumbers",
+            get(pyrus_ext::available_numbers),
+        )
+        .route("/worksection/{plugin}", post(worksection::handle))
+        // Everything else may be a rule of a generic hook plugin.
+        .fallback(hooks::handle)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(request_id::tag))
@@ -76,15 +98,16 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// deadline, short enough that a stuck connection cannot hold the host.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
-/// Serves until the first stop signal, then lets in-flight requests finish
-/// (for up to `SHUTDOWN_GRACE`, or until a second signal).
+/// Serves until the first stop signal, then lets in-flight requests and
+/// background work finish (for up to `SHUTDOWN_GRACE`, or until a second
+/// signal).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     signals: &Signals,
 ) -> std::io::Result<()> {
     let first = signals.clone();
-    let server = axum::serve(listener, router(state))
+    let server = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(async move {
             first.nth(1).await;
             tracing::info!("shutting down: finishing in-flight requests");
@@ -100,8 +123,13 @@ pub async fn serve(
             () = signals.nth(2) => "a second stop signal".to_owned(),
         }
     };
+    let drained = async {
+        server.await?;
+        state.background.drain().await;
+        Ok(())
+    };
     tokio::select! {
-        served = server => served,
+        served = drained => served,
         why = cut_short => Err(std::io::Error::other(format!("stopped before requests finished: {why}"))),
     }
 }

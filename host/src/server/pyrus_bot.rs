@@ -10,10 +10,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::body::read_limited;
 use super::error::ApiError;
-use super::{AppState, outcome};
+use super::{AppState, auth, outcome};
 use crate::protocol::pyrus_bot;
 use crate::runtime::{PluginKind, Prepared};
-use crate::verify;
 
 pub async fn handle(
     State(app): State<Arc<AppState>>,
@@ -26,21 +25,12 @@ pub async fn handle(
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such plugin"));
     };
     let plugin = app.plugin(&name, PluginKind::PyrusBot)?;
-    let (Prepared::PyrusBot(pre), Some(secret)) = (&plugin.prepared, &plugin.secret) else {
-        // The loader serves a bot only with a secret; refuse rather than trust that.
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "plugin is not ready",
-        ));
+    let Prepared::PyrusBot(pre) = &plugin.prepared else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not a Pyrus bot"));
     };
 
     let body = read_limited(body, app.body_limit).await?;
-    verify::pyrus::verify(secret.expose(), headers.get(verify::pyrus::HEADER), &body).map_err(
-        |e| {
-            tracing::warn!(plugin = %name, "signature rejected: {e}");
-            ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())
-        },
-    )?;
+    auth::check(&plugin, &headers, &body)?;
 
     let bad_request = |e: crate::protocol::BadRequest| {
         tracing::warn!(plugin = %name, "bad request: {e}");

@@ -2,6 +2,8 @@
 //! `hookhost` binary on an ephemeral port, and signs requests as Pyrus does.
 #![allow(dead_code)]
 
+pub mod senders;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,21 +30,30 @@ pub fn guests() -> &'static Path {
         let status = Command::new(env!("CARGO"))
             .current_dir(workspace())
             .env("CARGO_TARGET_DIR", &target)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "echo-bot",
-                "-p",
-                "test-bot",
-            ])
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .args(GUESTS.iter().flat_map(|name| ["-p", name]))
             .status()
             .expect("run cargo to build the guests");
         assert!(status.success(), "building the guest plugins failed");
         target.join("wasm32-wasip2/release")
     })
+}
+
+/// Every Rust guest the tests load.
+const GUESTS: [&str; 8] = [
+    "echo-bot",
+    "test-bot",
+    "ext-demo",
+    "worksection-log",
+    "errbot-examples",
+    "test-ext",
+    "test-worksection",
+    "test-hook",
+];
+
+/// The built `.wasm` of guest crate `name`.
+pub fn guest(name: &str) -> PathBuf {
+    guests().join(format!("{}.wasm", name.replace('-', "_")))
 }
 
 pub fn echo_bot() -> PathBuf {
@@ -145,6 +156,11 @@ impl Host {
         self.child.id()
     }
 
+    /// A request to `path` on this host.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        client().request(method, format!("{}{path}", self.url))
+    }
+
     /// Posts `body` to `/pyrus/{plugin}` signed with `secret`.
     pub async fn pyrus(&self, plugin: &str, body: &str) -> reqwest::Response {
         self.pyrus_with(plugin, body, Some(&sign(SECRET, body)), &[])
@@ -244,6 +260,16 @@ pub fn example_with_task(task_id: i64) -> String {
     let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).expect("example is JSON");
     v["task_id"] = task_id.into();
     v.to_string()
+}
+
+/// Runs `hookhost ARGS…` with `env` and returns its output.
+pub fn cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hookhost"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run hookhost")
 }
 
 /// Runs `hookhost routes` on a folder and returns its stdout.

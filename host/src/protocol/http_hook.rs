@@ -1,0 +1,209 @@
+//! Generic hooks: the request a plugin sees (with its body decoded as
+//! errbot decodes it) and the HTTP response its answer becomes.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+
+use super::{BadAnswer, BadRequest};
+use crate::hooks::HookRoute;
+use crate::runtime::bindings::hookhost::plugin::types::Field;
+use crate::runtime::bindings::http_hook::hookhost::plugin::http_types::{DecodedBody, Response};
+
+/// Headers the host owns: a plugin's value for them would corrupt framing.
+const HOST_OWNED: [HeaderName; 4] = [
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::UPGRADE,
+];
+
+/// Headers as the plugin sees them: lower-case names, in order, values
+/// that are not UTF-8 decoded lossily.
+pub fn headers(map: &HeaderMap) -> Vec<Field> {
+    map.iter()
+        .map(|(name, value)| Field {
+            key: name.as_str().to_owned(),
+            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        })
+        .collect()
+}
+
+/// Decodes the body for `route`: JSON when the content type says so,
+/// form fields when form-encoded (or the route's one form parameter).
+pub fn decode(route: &HookRoute, map: &HeaderMap, body: &[u8]) -> Result<DecodedBody, BadRequest> {
+    if route.raw || body.is_empty() {
+        return Ok(DecodedBody::None);
+    }
+    let mime = map
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if mime == "application/json" || mime.ends_with("+json") {
+        let text = std::str::from_utf8(body)
+            .map_err(|e| BadRequest(format!("JSON body is not UTF-8: {e}")))?;
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map_err(|e| BadRequest(format!("body is not valid JSON: {e}")))?;
+        return Ok(DecodedBody::Json(text.to_owned()));
+    }
+    if mime != "application/x-www-form-urlencoded" {
+        return Ok(DecodedBody::None);
+    }
+    let mut fields = form_urlencoded::parse(body).map(|(key, value)| Field {
+        key: key.into_owned(),
+        value: value.into_owned(),
+    });
+    let Some(param) = &route.form_param else {
+        return Ok(DecodedBody::Form(fields.collect()));
+    };
+    let value = fields
+        .find(|f| &f.key == param)
+        .ok_or_else(|| BadRequest(format!("form parameter {param:?} is missing")))?
+        .value;
+    Ok(
+        match serde_json::from_str::<serde::de::IgnoredAny>(&value) {
+            Ok(_) => DecodedBody::FormParamJson(value),
+            Err(_) => DecodedBody::FormParamText(value),
+        },
+    )
+}
+
+/// The plugin's answer as HTTP parts. `None` is 200 with an empty body.
+pub fn response(answer: Option<Response>) -> Result<(StatusCode, HeaderMap, Vec<u8>), BadAnswer> {
+    let Some(answer) = answer else {
+        return Ok((StatusCode::OK, HeaderMap::new(), Vec::new()));
+    };
+    let status = StatusCode::from_u16(answer.status)
+        .ok()
+        .filter(|s| !s.is_informational())
+        .ok_or_else(|| {
+            BadAnswer(format!(
+                "status {} is not a final HTTP status",
+                answer.status
+            ))
+        })?;
+    let mut map = HeaderMap::with_capacity(answer.headers.len() + 1);
+    for Field { key, value } in answer.headers {
+        let name = HeaderName::from_bytes(key.as_bytes())
+            .map_err(|_| BadAnswer(format!("{key:?} is not a header name")))?;
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| BadAnswer(format!("header {name} has a value that cannot be sent")))?;
+        if HOST_OWNED.contains(&name) {
+            tracing::debug!("plugin header {name} dropped: the host frames the response");
+            continue;
+        }
+        map.append(name, value);
+    }
+    if !answer.body.is_empty() && !map.contains_key(header::CONTENT_TYPE) {
+        map.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    Ok((status, map, answer.body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::{Pattern, declare_routes};
+    use crate::runtime::bindings::http_hook::hookhost::plugin::http_types::Route;
+
+    fn route(form_param: Option<&str>, raw: bool) -> HookRoute {
+        let declared = declare_routes(
+            &Pattern::parse_mount("/hooks/t").unwrap(),
+            vec![Route {
+                rule: "/x".into(),
+                methods: vec![],
+                form_param: form_param.map(str::to_owned),
+                raw,
+            }],
+        )
+        .unwrap();
+        declared.into_iter().next().unwrap()
+    }
+
+    fn typed(content_type: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
+        map
+    }
+
+    #[test]
+    fn json_is_validated_unless_raw() {
+        let json = typed("application/json; charset=utf-8");
+        assert!(
+            matches!(decode(&route(None, false), &json, br#"{"a":1}"#), Ok(DecodedBody::Json(t)) if t == r#"{"a":1}"#)
+        );
+        let err = decode(&route(None, false), &json, b"{nope").unwrap_err();
+        assert!(err.0.contains("not valid JSON"), "{err}");
+        assert!(matches!(
+            decode(&route(None, true), &json, b"{nope"),
+            Ok(DecodedBody::None)
+        ));
+        assert!(matches!(
+            decode(&route(None, false), &typed("text/plain"), b"hi"),
+            Ok(DecodedBody::None)
+        ));
+    }
+
+    #[test]
+    fn forms_and_the_form_param() {
+        let form = typed("application/x-www-form-urlencoded");
+        let body = b"payload=%7B%22a%22%3A1%7D&x=y+z";
+        match decode(&route(None, false), &form, body) {
+            Ok(DecodedBody::Form(fields)) => {
+                assert_eq!(fields[0].value, r#"{"a":1}"#);
+                assert_eq!(fields[1].value, "y z");
+            }
+            _ => panic!("not a form"),
+        }
+        assert!(
+            matches!(decode(&route(Some("payload"), false), &form, body), Ok(DecodedBody::FormParamJson(t)) if t == r#"{"a":1}"#)
+        );
+        assert!(
+            matches!(decode(&route(Some("x"), false), &form, body), Ok(DecodedBody::FormParamText(t)) if t == "y z")
+        );
+        assert!(
+            decode(&route(Some("missing"), false), &form, body)
+                .unwrap_err()
+                .0
+                .contains("missing")
+        );
+    }
+
+    #[test]
+    fn answers_become_responses() {
+        let (status, map, body) = response(None).unwrap();
+        assert_eq!((status, map.len(), body.len()), (StatusCode::OK, 0, 0));
+        let answer = |status, headers: Vec<(&str, &str)>| {
+            response(Some(Response {
+                status,
+                headers: headers
+                    .into_iter()
+                    .map(|(k, v)| Field {
+                        key: k.into(),
+                        value: v.into(),
+                    })
+                    .collect(),
+                body: b"OK".to_vec(),
+            }))
+        };
+        let (status, map, _) = answer(
+            403,
+            vec![("X-Powered-By", "hookhost"), ("content-length", "99")],
+        )
+        .unwrap();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(map["x-powered-by"], "hookhost");
+        assert_eq!(map[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        assert!(!map.contains_key(header::CONTENT_LENGTH));
+        assert!(answer(99, vec![]).is_err());
+        assert!(answer(101, vec![]).is_err());
+        assert!(answer(200, vec![("bad header", "x")]).is_err());
+        assert!(answer(200, vec![("x", "a\nb")]).is_err());
+    }
+}

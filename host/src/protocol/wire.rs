@@ -1,0 +1,82 @@
+//! Leniencies shared by the JSON parsers: senders write `null` for absent
+//! values and numbers as strings (or the other way round).
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+use super::BadRequest;
+
+/// Parses `text` as `T`, naming what was expected when it does not fit.
+pub fn from_json<'a, T: Deserialize<'a>>(text: &'a str, what: &str) -> Result<T, BadRequest> {
+    serde_json::from_str(text).map_err(|e| {
+        BadRequest(match e.classify() {
+            serde_json::error::Category::Data => format!("body is not {what}: {e}"),
+            _ => format!("body is not valid JSON: {e}"),
+        })
+    })
+}
+
+/// The body as UTF-8 text.
+pub fn utf8(body: &[u8]) -> Result<&str, BadRequest> {
+    std::str::from_utf8(body).map_err(|e| BadRequest(format!("body is not UTF-8: {e}")))
+}
+
+/// `null` reads as the default.
+pub fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+}
+
+/// A string, or a number/boolean written as one; `null` reads as "".
+pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Option::<NumberOrText>::deserialize(d)? {
+        None => String::new(),
+        Some(NumberOrText::Text(s)) => s,
+        Some(NumberOrText::Int(i)) => i.to_string(),
+        Some(NumberOrText::Float(x)) => x.to_string(),
+        Some(NumberOrText::Bool(b)) => b.to_string(),
+    })
+}
+
+/// Like [`text`], keeping `null` and absence apart from "".
+pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<NumberOrText>::deserialize(d)? {
+        None => None,
+        Some(NumberOrText::Text(s)) => Some(s),
+        Some(NumberOrText::Int(i)) => Some(i.to_string()),
+        Some(NumberOrText::Float(x)) => Some(x.to_string()),
+        Some(NumberOrText::Bool(b)) => Some(b.to_string()),
+    })
+}
+
+/// An integer id, also when written as a string (`"user_id": "34231"`).
+pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    match NumberOrText::deserialize(d)? {
+        NumberOrText::Int(i) => Ok(i),
+        NumberOrText::Text(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| D::Error::custom(format!("{s:?} is not an integer id"))),
+        _ => Err(D::Error::custom("expected an integer id")),
+    }
+}
+
+/// A list of integer ids, each possibly a string; `null` is empty.
+pub fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Id(#[serde(deserialize_with = "id")] i64);
+    let ids: Option<Vec<Id>> = Option::deserialize(d)?;
+    Ok(ids.unwrap_or_default().into_iter().map(|Id(i)| i).collect())
+}

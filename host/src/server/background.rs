@@ -1,0 +1,102 @@
+//! Plugin work that continues after the sender has its answer (Worksection
+//! wants `{"status":"OK"}` within 5 s, whatever the plugin does). Bounded:
+//! a few calls at a time, and a backlog cap past which deliveries are
+//! refused (503) rather than held in memory without limit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::StatusCode;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::error::ApiError;
+use crate::logtext::{MAX_LOGGED, sanitize};
+use crate::plugins::LoadedPlugin;
+use crate::protocol::worksection::summary;
+use crate::runtime::bindings::worksection::hookhost::plugin::worksection_types::Event;
+use crate::runtime::{Prepared, Runtime};
+
+/// Events accepted but not yet handled, across all plugins.
+pub const MAX_PENDING_EVENTS: usize = 10_000;
+/// Deliveries worked on at once; events of one delivery run in order.
+const CONCURRENT_DELIVERIES: usize = 32;
+
+pub struct Background {
+    tracker: TaskTracker,
+    pending: Arc<AtomicUsize>,
+    slots: Arc<Semaphore>,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Background {
+            tracker: TaskTracker::new(),
+            pending: Arc::new(AtomicUsize::new(0)),
+            slots: Arc::new(Semaphore::new(CONCURRENT_DELIVERIES)),
+        }
+    }
+}
+
+impl Background {
+    /// Queues a delivery's events for `plugin`, in order, in the current
+    /// request's log span.
+    pub fn worksection(
+        &self,
+        runtime: Arc<Runtime>,
+        plugin: Arc<LoadedPlugin>,
+        events: Vec<Event>,
+    ) -> Result<(), ApiError> {
+        let count = events.len();
+        if self.pending.fetch_add(count, Ordering::AcqRel) + count > MAX_PENDING_EVENTS {
+            self.pending.fetch_sub(count, Ordering::AcqRel);
+            tracing::error!(plugin = %plugin.name, events = count, "delivery refused: {MAX_PENDING_EVENTS} events already waiting");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many events waiting; retry later",
+            ));
+        }
+        let pending = self.pending.clone();
+        let slots = self.slots.clone();
+        let work = async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _slot = slots.acquire_owned().await;
+            for event in events {
+                handle(&runtime, &plugin, &event).await;
+                pending.fetch_sub(1, Ordering::AcqRel);
+            }
+        };
+        self.tracker
+            .spawn(work.instrument(tracing::Span::current()));
+        Ok(())
+    }
+
+    /// Waits for all queued work; nothing new may be queued after this.
+    pub async fn drain(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+async fn handle(runtime: &Runtime, plugin: &LoadedPlugin, event: &Event) {
+    let Prepared::Worksection(pre) = &plugin.prepared else {
+        return;
+    };
+    let what = summary(event);
+    let failed = match runtime.call_worksection(pre, &plugin.sandbox, event).await {
+        Ok(Ok(())) => {
+            tracing::info!(plugin = %plugin.name, event = %what, "event handled");
+            return;
+        }
+        Ok(Err(e)) => format!("plugin returned an error: {e:?}"),
+        Err(e) => e.to_string(),
+    };
+    tracing::error!(
+        plugin = %plugin.name,
+        event = %what,
+        raw = %sanitize(&event.raw_json, MAX_LOGGED),
+        "event not handled: {}",
+        sanitize(&failed, MAX_LOGGED)
+    );
+}

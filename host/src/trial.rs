@@ -1,0 +1,234 @@
+//! `hookhost test`: one request through the whole pipeline in-process —
+//! routing, signature check, parsing, the plugin, the reply — with no
+//! server and no socket, as errbot's `!webhook test`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{Context, anyhow, bail};
+use arc_swap::ArcSwap;
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::cli::TestArgs;
+use crate::hooks::Lookup;
+use crate::plugins::{Auth, LoadedPlugin, Loader, Registry};
+use crate::runtime::Runtime;
+use crate::server::{self, AppState, Background, DEFAULT_BODY_LIMIT};
+use crate::verify;
+
+/// What `test` printed, and whether the answer was a success (2xx/3xx).
+pub struct Outcome {
+    pub report: String,
+    pub success: bool,
+}
+
+pub async fn run(args: TestArgs) -> anyhow::Result<Outcome> {
+    let runtime = Runtime::new()?;
+    let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
+    let mut loader = Loader::new(runtime.clone(), args.plugins.clone(), registry.clone());
+    loader
+        .rescan()
+        .await
+        .with_context(|| format!("cannot read plugins folder {}", args.plugins.display()))?;
+
+    let body = read_body(args.body.as_deref())?;
+    let path = args.route.split('?').next().unwrap_or_default().to_owned();
+    if !path.starts_with('/') {
+        bail!("the route must start with '/', e.g. /hooks/NAME/test");
+    }
+    let method = match &args.method {
+        Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+            .map_err(|_| anyhow!("{m:?} is not an HTTP method"))?,
+        None => default_method(&registry.load(), &path),
+    };
+
+    let mut request = Request::builder().method(method.clone()).uri(&args.route);
+    let mut report = format!("{method} {}\n", args.route);
+    let mut has_type = false;
+    for line in &args.headers {
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| anyhow!("header {line:?} must look like Name: value"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| anyhow!("{name:?} is not a header name"))?;
+        has_type |= name == header::CONTENT_TYPE;
+        request = request.header(name, value.trim());
+    }
+    if !has_type && let Some(detected) = detect_content_type(&body) {
+        let _ = writeln!(report, "content-type: {detected} (detected)");
+        request = request.header(header::CONTENT_TYPE, detected);
+    }
+    if args.sign {
+        let plugin = plugin_for(&registry.load(), &path)?;
+        let (label, headers) = sign(&plugin, &body);
+        let names: Vec<String> = headers.iter().map(|(n, _)| n.to_string()).collect();
+        let _ = writeln!(report, "signed: {label} ({})", names.join(", "));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+    }
+    let request = request
+        .body(Body::from(body))
+        .context("cannot build the request")?;
+
+    let state = Arc::new(AppState {
+        registry,
+        runtime,
+        body_limit: DEFAULT_BODY_LIMIT,
+        background: Background::default(),
+    });
+    let response = server::router(state.clone())
+        .oneshot(request)
+        .await
+        .context("the request was not answered")?;
+    let status = response.status();
+    let _ = writeln!(report, "\n{status}");
+    for (name, value) in response.headers() {
+        let _ = writeln!(
+            report,
+            "{name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        );
+    }
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .context("cannot read the answer")?
+        .to_bytes();
+    report.push('\n');
+    match std::str::from_utf8(&body) {
+        Ok(text) => report.push_str(text),
+        Err(_) => {
+            let _ = write!(report, "<{} bytes, not UTF-8>", body.len());
+        }
+    }
+    if !report.ends_with('\n') {
+        report.push('\n');
+    }
+    // Worksection plugins run after the answer: let them finish and log.
+    state.background.drain().await;
+    Ok(Outcome {
+        report,
+        success: status.is_success() || status.is_redirection(),
+    })
+}
+
+fn read_body(arg: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    match arg {
+        None => Ok(Vec::new()),
+        Some("@-") => {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)
+                .context("cannot read the body from stdin")?;
+            Ok(body)
+        }
+        Some(arg) => match arg.strip_prefix('@') {
+            Some(file) => std::fs::read(file).with_context(|| format!("cannot read {file}")),
+            None => Ok(arg.as_bytes().to_vec()),
+        },
+    }
+}
+
+/// JSON if it parses, form-encoded if it looks like `a=1&b=2`, else text.
+pub fn detect_content_type(body: &[u8]) -> Option<&'static str> {
+    if body.is_empty() {
+        return None;
+    }
+    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+        return Some("application/json");
+    }
+    let form_like = body
+        .split(|&b| b == b'&')
+        .all(|pair| pair.contains(&b'=') && !pair.iter().any(|b| b.is_ascii_whitespace()));
+    Some(if form_like {
+        "application/x-www-form-urlencoded"
+    } else {
+        "text/plain; charset=utf-8"
+    })
+}
+
+/// GET for routes that take only GET; POST otherwise, as senders do.
+fn default_method(registry: &Registry, path: &str) -> Method {
+    let get_only = match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["", "pyrus-ext", _, "pulse" | "getavailablenumbers"] => true,
+        ["", "pyrus" | "pyrus-ext" | "worksection", ..] => false,
+        _ => matches!(
+            registry.hooks().lookup(path, "POST"),
+            Lookup::WrongMethod { allow } if allow.iter().any(|m| m == "GET")
+        ),
+    };
+    if get_only { Method::GET } else { Method::POST }
+}
+
+/// The serving plugin a path reaches.
+fn plugin_for(registry: &Registry, path: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
+    let name = match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["", "pyrus" | "pyrus-ext" | "worksection", name, ..] => (*name).to_owned(),
+        _ => match registry.hooks().lookup(path, "\u{0}") {
+            Lookup::Found { plugin, .. } => return Ok(plugin.clone()),
+            Lookup::WrongMethod { .. } => {
+                // Any method finds the rule's plugin.
+                match registry.hooks().lookup(path, "GET") {
+                    Lookup::Found { plugin, .. } => return Ok(plugin.clone()),
+                    _ => match registry.hooks().lookup(path, "POST") {
+                        Lookup::Found { plugin, .. } => return Ok(plugin.clone()),
+                        _ => bail!(
+                            "no rule at {path} takes GET or POST; cannot tell whose secret to sign with"
+                        ),
+                    },
+                }
+            }
+            Lookup::NotFound => bail!("no plugin serves {path}, so there is nothing to sign for"),
+        },
+    };
+    let entry = registry
+        .get(&name)
+        .ok_or_else(|| anyhow!("no plugin named {name}"))?;
+    entry.serving.clone().ok_or_else(|| {
+        anyhow!(
+            "plugin {name} is not served: {}",
+            entry.problem.as_deref().unwrap_or("unknown reason")
+        )
+    })
+}
+
+fn sign(plugin: &LoadedPlugin, body: &[u8]) -> (String, Vec<(HeaderName, HeaderValue)>) {
+    match &plugin.auth {
+        Auth::PyrusSig(secret) => {
+            let signature = verify::pyrus::sign(secret.expose(), body);
+            let value = HeaderValue::from_str(&signature).unwrap_or(HeaderValue::from_static(""));
+            (
+                "pyrus-sig".to_owned(),
+                vec![(HeaderName::from_static("x-pyrus-sig"), value)],
+            )
+        }
+        Auth::Verifier(verifier) => (
+            verifier.scheme().to_string(),
+            verifier.sign(body, SystemTime::now()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::detect_content_type;
+
+    #[test]
+    fn content_type_is_guessed_like_a_sender_would_send_it() {
+        assert_eq!(detect_content_type(b""), None);
+        assert_eq!(detect_content_type(br#"{"a":1}"#), Some("application/json"));
+        assert_eq!(
+            detect_content_type(b"payload=%7B%7D&x=1"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            detect_content_type(b"hello world"),
+            Some("text/plain; charset=utf-8")
+        );
+    }
+}

@@ -1,0 +1,532 @@
+//! The dispatcher: a plugin's sidecar names a [`Scheme`] and gives its
+//! [`Credentials`]; [`Verifier::new`] checks them once, at load, and
+//! [`Verifier::verify`] then runs the scheme on each request.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::Sha256;
+
+use super::basic::Basic;
+use super::token::Token;
+use super::{VerifyError, github, shopify, slack, standard_webhooks, stripe};
+
+/// How a generic webhook plugin's requests are authenticated: the sidecar's
+/// `verify = "<name>"`. `Display` and `FromStr` use the names below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub enum Scheme {
+    /// `github`: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
+    Github,
+    /// `github-sha1`: GitHub's legacy `X-Hub-Signature: sha1=<hex HMAC-SHA1>`.
+    GithubSha1,
+    /// `standard-webhooks`: `webhook-id`, `webhook-timestamp` and
+    /// `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`
+    /// (standardwebhooks.com); the secret is `whsec_`-prefixed base64.
+    StandardWebhooks,
+    /// `stripe`: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}">`,
+    /// keyed with the secret's bytes as given (`whsec_…` included).
+    Stripe,
+    /// `slack`: `X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:{timestamp}:{body}">`
+    /// with `X-Slack-Request-Timestamp`.
+    Slack,
+    /// `shopify`: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(secret, body)>`.
+    Shopify,
+    /// `token`: a shared token in a header (`X-Webhook-Token` unless the
+    /// sidecar names another, e.g. `X-Gitlab-Token`).
+    Token,
+    /// `basic`: `Authorization: Basic base64(user:password)`.
+    Basic,
+    /// `none`: every request passes.
+    None,
+}
+
+impl Scheme {
+    /// Every scheme's sidecar name, in the order of [`Scheme::ALL`].
+    pub const NAMES: [&'static str; 9] = [
+        Scheme::Github.as_str(),
+        Scheme::GithubSha1.as_str(),
+        Scheme::StandardWebhooks.as_str(),
+        Scheme::Stripe.as_str(),
+        Scheme::Slack.as_str(),
+        Scheme::Shopify.as_str(),
+        Scheme::Token.as_str(),
+        Scheme::Basic.as_str(),
+        Scheme::None.as_str(),
+    ];
+
+    /// Every scheme, in the order error messages list them.
+    pub const ALL: [Scheme; 9] = [
+        Scheme::Github,
+        Scheme::GithubSha1,
+        Scheme::StandardWebhooks,
+        Scheme::Stripe,
+        Scheme::Slack,
+        Scheme::Shopify,
+        Scheme::Token,
+        Scheme::Basic,
+        Scheme::None,
+    ];
+
+    /// The sidecar name: `"github"`, `"github-sha1"`, ….
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Github => "github",
+            Scheme::GithubSha1 => "github-sha1",
+            Scheme::StandardWebhooks => "standard-webhooks",
+            Scheme::Stripe => "stripe",
+            Scheme::Slack => "slack",
+            Scheme::Shopify => "shopify",
+            Scheme::Token => "token",
+            Scheme::Basic => "basic",
+            Scheme::None => "none",
+        }
+    }
+
+    /// What [`Credentials`] the scheme takes, for error messages.
+    const fn needs(self) -> &'static str {
+        match self {
+            Scheme::Github
+            | Scheme::GithubSha1
+            | Scheme::StandardWebhooks
+            | Scheme::Stripe
+            | Scheme::Slack
+            | Scheme::Shopify => "a secret",
+            Scheme::Token => "a token",
+            Scheme::Basic => "a user and a password",
+            Scheme::None => "no credentials",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scheme {
+    type Err = ConfigError;
+
+    /// Exact, lower-case names only; anything else is
+    /// [`ConfigError::UnknownScheme`], whose text lists the known names.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Scheme::ALL
+            .into_iter()
+            .find(|scheme| scheme.as_str() == name)
+            .ok_or_else(|| ConfigError::UnknownScheme(name.to_owned()))
+    }
+}
+
+impl TryFrom<String> for Scheme {
+    type Error = ConfigError;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.parse()
+    }
+}
+
+fn known_names() -> String {
+    Scheme::NAMES.join(", ")
+}
+
+/// What a scheme checks against. `Debug` never prints the secret, token,
+/// user or password.
+#[derive(Clone)]
+pub enum Credentials {
+    /// The shared secret of the HMAC schemes (`github`, `github-sha1`,
+    /// `standard-webhooks`, `stripe`, `slack`, `shopify`), as the sender shows
+    /// it. For `standard-webhooks` it is base64 with an optional `whsec_`
+    /// prefix and is decoded by [`Verifier::new`]; the others use the bytes
+    /// as they are (Stripe's `whsec_…` included).
+    Secret(Box<[u8]>),
+    /// The `token` scheme's shared token, expected as the whole value of
+    /// `header` (the sidecar's `token_header`, `X-Webhook-Token` by default).
+    /// If `header` is `Authorization`, the value must be `Bearer <token>`
+    /// instead; no other header is consulted.
+    Token {
+        header: HeaderName,
+        token: Box<[u8]>,
+    },
+    /// The `basic` scheme's user and password.
+    Basic { user: String, password: Box<[u8]> },
+    /// For the `none` scheme.
+    None,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Secret(_) => f.write_str("Secret(<redacted>)"),
+            Credentials::Token { header, .. } => f
+                .debug_struct("Token")
+                .field("header", header)
+                .field("token", &format_args!("<redacted>"))
+                .finish(),
+            Credentials::Basic { .. } => f
+                .debug_struct("Basic")
+                .field("user", &format_args!("<redacted>"))
+                .field("password", &format_args!("<redacted>"))
+                .finish(),
+            Credentials::None => f.write_str("None"),
+        }
+    }
+}
+
+/// A sidecar's `verify` settings that cannot work. The texts never quote the
+/// secret; callers add the plugin and scheme (`verify = "github": …`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("unknown verify scheme {0:?}; known schemes: {names}", names = known_names())]
+    UnknownScheme(String),
+    #[error("the scheme needs {needs}", needs = scheme.needs())]
+    WrongCredentials { scheme: Scheme },
+    #[error("{reason}")]
+    Invalid {
+        scheme: Scheme,
+        reason: &'static str,
+    },
+}
+
+/// One plugin's check, built once when the plugin loads. Cheap to clone; the
+/// keyed HMAC state is prepared here, so requests only hash their own bytes.
+#[derive(Clone)]
+pub struct Verifier {
+    key: Key,
+}
+
+/// A scheme with its prepared key. One variant per [`Scheme`], so a
+/// verifier can never pair a scheme with the wrong kind of key.
+#[derive(Clone)]
+enum Key {
+    Github(Hmac<Sha256>),
+    GithubSha1(Hmac<Sha1>),
+    StandardWebhooks(Hmac<Sha256>),
+    Stripe(Hmac<Sha256>),
+    Slack(Hmac<Sha256>),
+    Shopify(Hmac<Sha256>),
+    Token(Token),
+    Basic(Basic),
+    None,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Verifier");
+        out.field("scheme", &self.scheme());
+        if let Key::Token(token) = &self.key {
+            out.field("header", token.header());
+        }
+        out.finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Checks that `credentials` suit `scheme` and prepares the key: a secret
+    /// must be non-empty, a `standard-webhooks` secret must be base64 (with or
+    /// without `whsec_`), a token must fit in a header, a user must not
+    /// contain `:`. Fails closed with a [`ConfigError`] otherwise.
+    pub fn new(scheme: Scheme, credentials: Credentials) -> Result<Verifier, ConfigError> {
+        let invalid = |reason| ConfigError::Invalid { scheme, reason };
+        let key = match (scheme, credentials) {
+            (Scheme::Github, Credentials::Secret(s)) => Key::Github(hmac_key(scheme, &s)?),
+            (Scheme::GithubSha1, Credentials::Secret(s)) => Key::GithubSha1(hmac_key(scheme, &s)?),
+            (Scheme::StandardWebhooks, Credentials::Secret(s)) => {
+                let decoded = standard_webhooks::decode_secret(&s).map_err(invalid)?;
+                Key::StandardWebhooks(hmac_key(scheme, &decoded)?)
+            }
+            (Scheme::Stripe, Credentials::Secret(s)) => Key::Stripe(hmac_key(scheme, &s)?),
+            (Scheme::Slack, Credentials::Secret(s)) => Key::Slack(hmac_key(scheme, &s)?),
+            (Scheme::Shopify, Credentials::Secret(s)) => Key::Shopify(hmac_key(scheme, &s)?),
+            (Scheme::Token, Credentials::Token { header, token }) => {
+                Key::Token(Token::new(header, &token).map_err(invalid)?)
+            }
+            (Scheme::Basic, Credentials::Basic { user, password }) => {
+                Key::Basic(Basic::new(&user, &password).map_err(invalid)?)
+            }
+            (Scheme::None, Credentials::None) => Key::None,
+            (scheme, _) => return Err(ConfigError::WrongCredentials { scheme }),
+        };
+        Ok(Verifier { key })
+    }
+
+    pub fn scheme(&self) -> Scheme {
+        match self.key {
+            Key::Github(_) => Scheme::Github,
+            Key::GithubSha1(_) => Scheme::GithubSha1,
+            Key::StandardWebhooks(_) => Scheme::StandardWebhooks,
+            Key::Stripe(_) => Scheme::Stripe,
+            Key::Slack(_) => Scheme::Slack,
+            Key::Shopify(_) => Scheme::Shopify,
+            Key::Token(_) => Scheme::Token,
+            Key::Basic(_) => Scheme::Basic,
+            Key::None => Scheme::None,
+        }
+    }
+
+    /// Whether `headers` show that `body` (the raw request bytes) comes from
+    /// the configured sender. `now` is the server's clock, against which the
+    /// signed timestamps of `standard-webhooks`, `stripe` and `slack` must lie
+    /// within [`TOLERANCE`](super::TOLERANCE). Replays inside that window are
+    /// not detected here.
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyError> {
+        match &self.key {
+            Key::Github(mac) => github::verify_sha256(mac, headers, body),
+            Key::GithubSha1(mac) => github::verify_sha1(mac, headers, body),
+            Key::StandardWebhooks(mac) => standard_webhooks::verify(mac, headers, body, now),
+            Key::Stripe(mac) => stripe::verify(mac, headers, body, now),
+            Key::Slack(mac) => slack::verify(mac, headers, body, now),
+            Key::Shopify(mac) => shopify::verify(mac, headers, body),
+            Key::Token(token) => token.verify(headers),
+            Key::Basic(basic) => basic.verify(headers),
+            Key::None => Ok(()),
+        }
+    }
+
+    /// Headers a genuine sender would add for `body` at `now`, for
+    /// `hookhost test --sign` and the tests. `standard-webhooks` gets a fresh
+    /// random `webhook-id` on each call; `none` adds nothing. Token and basic
+    /// values are marked sensitive.
+    pub fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        match &self.key {
+            Key::Github(mac) => vec![github::sign_sha256(mac, body)],
+            Key::GithubSha1(mac) => vec![github::sign_sha1(mac, body)],
+            Key::StandardWebhooks(mac) => standard_webhooks::sign(mac, body, now),
+            Key::Stripe(mac) => vec![stripe::sign(mac, body, now)],
+            Key::Slack(mac) => slack::sign(mac, body, now),
+            Key::Shopify(mac) => vec![shopify::sign(mac, body)],
+            Key::Token(token) => vec![token.sign()],
+            Key::Basic(basic) => vec![basic.sign()],
+            Key::None => Vec::new(),
+        }
+    }
+
+    /// The `WWW-Authenticate` header to add to a 401 answer, if the scheme
+    /// calls for one: `Basic realm="hookhost"` for `basic`, and
+    /// `Bearer realm="hookhost"` for `token` with `token_header =
+    /// "Authorization"`. `None` for every other scheme.
+    pub fn challenge(&self) -> Option<(HeaderName, HeaderValue)> {
+        match &self.key {
+            Key::Basic(_) => Some(Basic::challenge()),
+            Key::Token(token) => token.challenge(),
+            _ => None,
+        }
+    }
+}
+
+/// The keyed HMAC state for a non-empty secret.
+fn hmac_key<M: Mac + hmac::digest::KeyInit>(
+    scheme: Scheme,
+    secret: &[u8],
+) -> Result<M, ConfigError> {
+    if secret.is_empty() {
+        return Err(ConfigError::Invalid {
+            scheme,
+            reason: "the secret is empty",
+        });
+    }
+    // HMAC takes keys of any length; this error cannot happen.
+    <M as hmac::digest::KeyInit>::new_from_slice(secret).map_err(|_| ConfigError::Invalid {
+        scheme,
+        reason: "the secret cannot key an HMAC",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::tests::{at, from_signed};
+    use super::*;
+
+    fn secret(s: &str) -> Credentials {
+        Credentials::Secret(s.as_bytes().into())
+    }
+
+    /// One verifier per scheme, each with a distinctive credential.
+    fn every_verifier() -> Vec<Verifier> {
+        Scheme::ALL
+            .into_iter()
+            .map(|scheme| {
+                let credentials = match scheme {
+                    Scheme::StandardWebhooks => secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+                    Scheme::Token => Credentials::Token {
+                        header: HeaderName::from_static("x-webhook-token"),
+                        token: b"Sup3rS3cretTok3n".as_slice().into(),
+                    },
+                    Scheme::Basic => Credentials::Basic {
+                        user: "Sup3rUs3r".into(),
+                        password: b"Sup3rS3cretPassw0rd".as_slice().into(),
+                    },
+                    Scheme::None => Credentials::None,
+                    _ => secret("Sup3rS3cretK3y"),
+                };
+                Verifier::new(scheme, credentials).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_lists_them() {
+        for scheme in Scheme::ALL {
+            assert_eq!(scheme.to_string().parse::<Scheme>(), Ok(scheme));
+        }
+        let err = "GitHub".parse::<Scheme>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown verify scheme \"GitHub\"; known schemes: github, github-sha1, \
+             standard-webhooks, stripe, slack, shopify, token, basic, none"
+        );
+    }
+
+    #[test]
+    fn deserializes_from_the_sidecar_name() {
+        #[derive(serde::Deserialize)]
+        struct Sidecar {
+            verify: Scheme,
+        }
+        let sidecar: Sidecar = toml::from_str("verify = \"github-sha1\"").unwrap();
+        assert_eq!(sidecar.verify, Scheme::GithubSha1);
+        let err = toml::from_str::<Sidecar>("verify = \"gitlab\"")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("known schemes: github"), "{err}");
+    }
+
+    #[test]
+    fn every_scheme_verifies_what_it_signs_and_rejects_a_changed_body() {
+        let now = at(1_700_000_000);
+        for verifier in every_verifier() {
+            let headers = from_signed(verifier.sign(b"{\"n\":1}", now));
+            assert_eq!(
+                verifier.verify(&headers, b"{\"n\":1}", now),
+                Ok(()),
+                "{verifier:?}"
+            );
+            let unsigned = verifier.verify(&HeaderMap::new(), b"{\"n\":1}", now);
+            let changed = verifier.verify(&headers, b"{\"n\":2}", now);
+            match verifier.scheme() {
+                Scheme::None => assert_eq!(unsigned, Ok(())),
+                // The credential does not depend on the body.
+                Scheme::Token | Scheme::Basic => {
+                    assert!(unsigned.is_err());
+                    assert_eq!(changed, Ok(()));
+                }
+                _ => {
+                    assert!(unsigned.is_err(), "{verifier:?}");
+                    assert!(
+                        matches!(changed, Err(VerifyError::Mismatch(_))),
+                        "{verifier:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn credentials_must_suit_the_scheme() {
+        let token = || Credentials::Token {
+            header: HeaderName::from_static("x-webhook-token"),
+            token: b"t".as_slice().into(),
+        };
+        let cases = [
+            (Scheme::Github, token(), "the scheme needs a secret"),
+            (Scheme::Token, secret("s"), "the scheme needs a token"),
+            (
+                Scheme::Basic,
+                Credentials::None,
+                "the scheme needs a user and a password",
+            ),
+            (Scheme::None, secret("s"), "the scheme needs no credentials"),
+            (
+                Scheme::Stripe,
+                Credentials::None,
+                "the scheme needs a secret",
+            ),
+        ];
+        for (scheme, credentials, text) in cases {
+            let err = Verifier::new(scheme, credentials).unwrap_err();
+            assert_eq!(err, ConfigError::WrongCredentials { scheme });
+            assert_eq!(err.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn empty_secrets_fail_closed() {
+        for scheme in [
+            Scheme::Github,
+            Scheme::GithubSha1,
+            Scheme::StandardWebhooks,
+            Scheme::Stripe,
+            Scheme::Slack,
+            Scheme::Shopify,
+        ] {
+            let err = Verifier::new(scheme, secret("")).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { .. }),
+                "{scheme}: {err:?}"
+            );
+        }
+        let err = Verifier::new(Scheme::StandardWebhooks, secret("whsec_")).unwrap_err();
+        assert_eq!(err.to_string(), "the secret is empty");
+    }
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let needles = ["Sup3r", "MfKQ9r8G", "U3VwM"]; // U3VwM: base64 of "Sup3"
+        let mut printed = vec![
+            format!("{:?}", secret("Sup3rS3cretK3y")),
+            format!(
+                "{:?}",
+                Credentials::Token {
+                    header: HeaderName::from_static("x-gitlab-token"),
+                    token: b"Sup3rS3cretTok3n".as_slice().into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                Credentials::Basic {
+                    user: "Sup3rUs3r".into(),
+                    password: b"Sup3rS3cretPassw0rd".as_slice().into(),
+                }
+            ),
+        ];
+        for verifier in every_verifier() {
+            printed.push(format!("{verifier:?}"));
+            printed.push(format!("{verifier:#?}"));
+        }
+        for text in &printed {
+            for needle in needles {
+                assert!(!text.contains(needle), "{text}");
+            }
+        }
+        assert_eq!(printed[0], "Secret(<redacted>)");
+        assert!(printed[1].contains("x-gitlab-token"), "{}", printed[1]);
+        assert_eq!(
+            format!("{:?}", every_verifier()[0]),
+            "Verifier { scheme: Github, .. }"
+        );
+    }
+
+    #[test]
+    fn only_basic_and_bearer_challenge() {
+        for verifier in every_verifier() {
+            let challenge = verifier.challenge();
+            if verifier.scheme() == Scheme::Basic {
+                let (name, value) = challenge.unwrap();
+                assert_eq!(name, axum::http::header::WWW_AUTHENTICATE);
+                assert_eq!(value, "Basic realm=\"hookhost\"");
+            } else {
+                assert_eq!(challenge, None, "{verifier:?}");
+            }
+        }
+    }
+}
