@@ -283,3 +283,87 @@ fn the_cache_may_not_be_the_plugins_folder() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is the plugins folder"), "{stderr}");
 }
+
+/// A Worksection delivery: a task event that crosses the priority
+/// threshold, a comment, and an event without an object id, which both
+/// plugins refuse with `rejected`.
+const WORKSECTION_DELIVERY: &str = r#"[
+  {"action":"post","object":{"type":"task","id":"4567","page":"/project/123/4567/"},"date":"2026-11-23 10:00","user_from":{"id":"7","email":"ann@example.com","name":"Ann"},"new":{"name":"Ship it","text":"<p>now</p>","priority":"9","date_end":"2026-11-30"}},
+  {"action":"update","object":{"type":"comment","id":"88","page":"/project/123/4567/#com88"},"date":"2026-11-23 10:01","new":{"text":"done"}},
+  {"action":"close","object":{"type":"task","page":"/project/123/"},"date":"2026-11-23 10:02"}
+]"#;
+
+#[tokio::test]
+async fn python_and_js_worksection_plugins_log_each_event_after_the_answer() {
+    let plugins = Plugins::new();
+    let toml = "basic_auth = { user = \"ws\", password = { value = \"ws-pass\" } }\n\
+                [config]\nhigh_priority = \"9\"\n";
+    for name in ["python-worksection-log", "js-worksection-log"] {
+        plugins.add(name, &plugin(name), toml);
+    }
+    let cache = tempfile::tempdir().expect("temp dir");
+    let (host, _) = start(&plugins, cache.path());
+
+    for name in ["python-worksection-log", "js-worksection-log"] {
+        let res = client()
+            .post(format!("{}/worksection/{name}", host.url))
+            .basic_auth("ws", Some("ws-pass"))
+            .header("content-type", "application/json")
+            .body(WORKSECTION_DELIVERY)
+            .send()
+            .await
+            .expect("request reaches hookhost");
+        assert_eq!(res.status(), 200, "{name}\n{}", host.log());
+        assert_eq!(res.text().await.unwrap(), r#"{"status":"OK"}"#, "{name}");
+
+        // The events are handled after the answer, in order: wait for the
+        // last one, then check every line the plugin wrote.
+        // The plugin's own lines quote its name; the host's do not.
+        let tag = format!("plugin=\"{name}\"");
+        let host_tag = format!("plugin={name} ");
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while !host
+            .log()
+            .lines()
+            .any(|l| l.contains("event without an object id") && l.contains(&host_tag))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{name} never refused the third event:\n{}",
+                host.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let log = host.log();
+        for line in [
+            "post task #4567",
+            "by Ann <ann@example.com> /project/123/4567/",
+            "high priority: #4567",
+            "update comment #88",
+            "by unknown /project/123/4567/#com88",
+        ] {
+            assert!(
+                log.lines().any(|l| l.contains(line) && l.contains(&tag)),
+                "{name} never logged {line:?}:\n{log}"
+            );
+        }
+        let refused = log
+            .lines()
+            .find(|l| l.contains("event without an object id") && l.contains(&host_tag))
+            .unwrap_or_default();
+        assert!(
+            refused.contains("event not handled") && refused.contains("Rejected"),
+            "{name}: {refused}"
+        );
+
+        // The wrong password never reaches the plugin.
+        let res = client()
+            .post(format!("{}/worksection/{name}", host.url))
+            .basic_auth("ws", Some("wrong"))
+            .body(WORKSECTION_DELIVERY)
+            .send()
+            .await
+            .expect("request reaches hookhost");
+        assert_eq!(res.status(), 401, "{name}");
+    }
+}
