@@ -12,7 +12,6 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -21,43 +20,8 @@ use support::*;
 /// The Pyrus echo bot in every language, by plugin name.
 const ECHO_BOTS: [&str; 4] = ["echo-bot", "python-echo-bot", "js-echo-bot", "c-echo-bot"];
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Builds every example in every language once per test binary, through
-/// the same entry point users run, and returns the folder of `.wasm` files.
-fn built() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = workspace().join("target/guests/languages");
-        let start = Instant::now();
-        let result = Command::new("bash")
-            .arg(workspace().join("scripts/build-plugins"))
-            .args(["--no-install", "--out"])
-            .arg(&out)
-            .current_dir(workspace())
-            .output()
-            .expect("run scripts/build-plugins");
-        assert!(
-            result.status.success(),
-            "scripts/build-plugins failed (run scripts/install-toolchains for missing tools):\n{}\n{}",
-            String::from_utf8_lossy(&result.stdout),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        eprintln!(
-            "built every example in {:.1?}:\n{}",
-            start.elapsed(),
-            String::from_utf8_lossy(&result.stdout)
-        );
-        out
-    })
-}
-
 fn plugin(name: &str) -> PathBuf {
-    let path = built().join(format!("{name}.wasm"));
-    assert!(path.is_file(), "build-plugins made no {}", path.display());
-    path
+    example(name)
 }
 
 /// The event with its comments replaced.

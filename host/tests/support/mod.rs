@@ -291,3 +291,42 @@ pub fn routes(plugins: &Path, env: &[(&str, &str)]) -> String {
     );
     String::from_utf8(out.stdout).expect("utf-8")
 }
+
+/// Builds every example in every language (Rust, Python, JavaScript, C)
+/// once per test binary, through the entry point users run
+/// (`scripts/build-plugins`), and returns the folder of `.wasm` files.
+/// Toolchains are only checked, never installed: a missing one fails with
+/// the command that installs it.
+pub fn examples() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = workspace().join("target/guests/languages");
+        let start = Instant::now();
+        let result = Command::new("bash")
+            .arg(workspace().join("scripts/build-plugins"))
+            .args(["--no-install", "--out"])
+            .arg(&out)
+            .current_dir(workspace())
+            .output()
+            .expect("run scripts/build-plugins");
+        assert!(
+            result.status.success(),
+            "scripts/build-plugins failed (scripts/install-toolchains installs missing tools):\n{}\n{}",
+            String::from_utf8_lossy(&result.stdout),
+            String::from_utf8_lossy(&result.stderr)
+        );
+        eprintln!(
+            "built every example in {:.1?}:\n{}",
+            start.elapsed(),
+            String::from_utf8_lossy(&result.stdout)
+        );
+        out
+    })
+}
+
+/// One built example, e.g. `python-echo-bot`.
+pub fn example(name: &str) -> PathBuf {
+    let path = examples().join(format!("{name}.wasm"));
+    assert!(path.is_file(), "build-plugins made no {}", path.display());
+    path
+}
