@@ -1,7 +1,7 @@
 //! Command-line interface.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -85,7 +85,34 @@ pub struct CacheArgs {
     pub no_cache: bool,
 }
 
+/// A cache folder that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("the cache folder {0} is the plugins folder; pass another --cache-dir")]
+pub struct CacheIsPluginsFolder(PathBuf);
+
 impl CacheArgs {
+    /// The cache folder for serving `plugins`, `None` when caching is off
+    /// or there is no default location (logged). It may not be the plugins
+    /// folder: the watcher rescans on every file written there.
+    pub fn resolve(&self, plugins: &Path) -> Result<Option<PathBuf>, CacheIsPluginsFolder> {
+        let Some(dir) = self.dir() else {
+            if !self.no_cache {
+                tracing::warn!(
+                    "no cache folder (set --cache-dir, XDG_CACHE_HOME or HOME); compiling every plugin"
+                );
+            }
+            return Ok(None);
+        };
+        let same = matches!(
+            (dir.canonicalize(), plugins.canonicalize()),
+            (Ok(a), Ok(b)) if a == b
+        );
+        if same {
+            return Err(CacheIsPluginsFolder(dir));
+        }
+        Ok(Some(dir))
+    }
+
     /// The cache folder to use, `None` when caching is off or no default
     /// location exists (neither XDG_CACHE_HOME nor HOME is set).
     pub fn dir(&self) -> Option<PathBuf> {
@@ -131,4 +158,6 @@ pub struct TestArgs {
     /// The plugins folder.
     #[arg(long, env = "HOOKHOST_PLUGINS", default_value = "plugins")]
     pub plugins: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }

@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use hookhost::cli::{CacheArgs, Cli, Command, RoutesArgs, ServeArgs, TestArgs};
+use hookhost::cli::{Cli, Command, RoutesArgs, ServeArgs, TestArgs};
 use hookhost::plugins::{self, Loader, Registry};
 use hookhost::routes::{self, StatusFile};
 use hookhost::runtime::Runtime;
@@ -69,30 +69,6 @@ fn check_folder(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The compiled-plugin cache folder. It may not be the plugins folder: the
-/// watcher rescans on every file written there.
-fn cache_dir(
-    args: &CacheArgs,
-    plugins: &std::path::Path,
-) -> anyhow::Result<Option<std::path::PathBuf>> {
-    let Some(dir) = args.dir() else {
-        if !args.no_cache {
-            tracing::warn!(
-                "no cache folder (set --cache-dir, XDG_CACHE_HOME or HOME); compiling every plugin"
-            );
-        }
-        return Ok(None);
-    };
-    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
-    if same(&dir, plugins) {
-        bail!(
-            "the cache folder {} is the plugins folder; pass another --cache-dir",
-            dir.display()
-        );
-    }
-    Ok(Some(dir))
-}
-
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     check_folder(&args.plugins)?;
     // Before anything slow: a stop signal during the first load must not
@@ -106,7 +82,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let status = StatusFile::new(&args.plugins, format!("http://{addr}"));
 
-    let runtime = Runtime::with_cache(cache_dir(&args.cache, &args.plugins)?.as_deref())?;
+    let runtime = Runtime::with_cache(args.cache.resolve(&args.plugins)?.as_deref())?;
     let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
     let loader = Loader::new(runtime.clone(), args.plugins.clone(), registry.clone())
         .publish_status(status.clone());
@@ -165,7 +141,7 @@ async fn routes(args: RoutesArgs) -> anyhow::Result<()> {
         "dry run: no hookhost is serving {}; this is what serving it would load",
         args.plugins.display()
     );
-    let runtime = Runtime::with_cache(cache_dir(&args.cache, &args.plugins)?.as_deref())?;
+    let runtime = Runtime::with_cache(args.cache.resolve(&args.plugins)?.as_deref())?;
     let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
     let mut loader = Loader::new(runtime, args.plugins.clone(), registry.clone());
     loader

@@ -27,7 +27,7 @@ pub struct Outcome {
 }
 
 pub async fn run(args: TestArgs) -> anyhow::Result<Outcome> {
-    let runtime = Runtime::new()?;
+    let runtime = Runtime::with_cache(args.cache.resolve(&args.plugins)?.as_deref())?;
     let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
     let mut loader = Loader::new(runtime.clone(), args.plugins.clone(), registry.clone());
     loader

@@ -264,9 +264,13 @@ pub fn example_with_task(task_id: i64) -> String {
 
 /// Runs `hookhost ARGS…` with `env` and returns its output.
 pub fn cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let cache = tempfile::tempdir().expect("temp dir");
     Command::new(env!("CARGO_BIN_EXE_hookhost"))
         .args(args)
         .env_remove("RUST_LOG")
+        .env_remove("HOOKHOST_CACHE_DIR")
+        .env_remove("HOOKHOST_NO_CACHE")
+        .env("XDG_CACHE_HOME", cache.path())
         .envs(env.iter().copied())
         .output()
         .expect("run hookhost")
