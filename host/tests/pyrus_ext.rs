@@ -21,7 +21,7 @@ const DOC_MESSAGE: &str = r#"{ "credentials":[ {"code":"login", "value":"test@em
 const DOC_CREDENTIALS: &str = "credentials=login=test@email.com,password=pass123";
 const NUMBERS: &str = r#"{"numbers":["2043","8 800 111-22-33","support phone"]}"#;
 
-/// The five calls with a body, each with a valid body.
+/// The four calls with a body, each with the document's body.
 const POSTS: [(&str, &str); 4] = [
     ("authorize", DOC_AUTHORIZE),
     ("toggle", DOC_TOGGLE),
@@ -248,6 +248,14 @@ async fn the_documents_examples_reach_the_plugin_typed() {
     )
     .await;
 
+    // Query credentials reach the plugin, never the host's own log lines.
+    let log = host.log();
+    let leaks: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.contains("hookhost::guest") && l.contains("654321"))
+        .collect();
+    assert!(leaks.is_empty(), "query credentials logged: {leaks:?}");
+
     // Without X-Pyrus-Retry a call counts as the first of three.
     let res = host
         .request(
@@ -300,14 +308,20 @@ async fn pulse_answers_signed_requests_while_served() {
     let reply = get(&host, "no-secret", "pulse").await;
     assert_eq!(reply.status, 503, "{}", reply.text);
     assert!(!reply.error().contains(SECRET), "{}", reply.text);
+    let listing = routes(plugins.path(), &[]);
+    assert!(!listing.contains(SECRET), "routes printed the secret");
     assert!(
-        !routes(plugins.path(), &[]).contains(SECRET),
-        "routes printed the secret"
+        listing
+            .lines()
+            .any(|l| l.contains("GET /pyrus-ext/no-secret/pulse")
+                && l.contains("not served: a pyrus-ext plugin needs a secret")),
+        "{listing}"
     );
 
     assert_eq!(get(&host, "nobody", "pulse").await.status, 404);
-    // A Pyrus bot is not an extension.
+    // A Pyrus bot is not an extension, nor an extension a bot.
     assert_eq!(get(&host, "bot", "pulse").await.status, 404);
+    assert_eq!(host.pyrus("ext", EXAMPLE).await.status(), 404);
 }
 
 #[tokio::test]
@@ -642,18 +656,20 @@ async fn wrong_methods_get_405_and_traps_get_502() {
         assert!(reply.allow.contains("GET"), "POST {route}: {}", reply.allow);
     }
 
-    let trapped = r#"{"error_code":"internal_error","error":"plugin trapped"}"#;
+    // A host-side failure, in the protocol's own terms (key order aside:
+    // these come from `json!`, the plugin's errors from a struct).
+    let trapped = serde_json::json!({"error_code": "internal_error", "error": "plugin trapped"});
     for (route, body) in POSTS {
         let reply = post(&host, "trapper", route, body).await;
         assert_eq!(
-            (reply.status, reply.text.as_str()),
-            (502, trapped),
+            (reply.status, reply.json()),
+            (502, trapped.clone()),
             "{route}"
         );
         assert_eq!(reply.content_type, "application/json", "{route}");
     }
     let reply = get(&host, "trapper", "getavailablenumbers?access_token=t").await;
-    assert_eq!((reply.status, reply.text.as_str()), (502, trapped));
+    assert_eq!((reply.status, reply.json()), (502, trapped));
     // The trap is logged for the operator, and the next call gets a fresh
     // instance: the plugin still answers its pulse, the other one its calls.
     host.wait_for_log("test-ext was told to trap in authorize", LOG_WAIT)

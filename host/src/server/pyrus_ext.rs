@@ -87,10 +87,19 @@ fn failure(error: ApiError) -> Response {
     if !error.status.is_server_error() {
         return error.into_response();
     }
+    #[derive(serde::Serialize)]
+    struct Failure<'a> {
+        error_code: &'static str,
+        error: &'a str,
+    }
+    let body = Json(Failure {
+        error_code: "internal_error",
+        error: &error.reason,
+    });
     (
         error.status,
         axum::response::AppendHeaders(error.headers),
-        Json(serde_json::json!({ "error_code": "internal_error", "error": error.reason })),
+        body,
     )
         .into_response()
 }
