@@ -14,7 +14,7 @@ use super::registry::{PluginEntry, Registry, SharedRegistry};
 use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
 use crate::hooks::{HookTable, Pattern, declare_routes};
 use crate::routes::StatusFile;
-use crate::runtime::{LoadError, Prepared, Runtime, Sandbox};
+use crate::runtime::{LoadError, PluginKind, Prepared, Runtime, Sandbox};
 
 /// Pyrus gives a bot 60 s; answering after that is answering no one.
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
@@ -218,7 +218,7 @@ impl Loader {
             problem: None,
             secret_source: secret_description(&settings),
             routes: kind.routes(name, &mount),
-            verify: settings.verify.clone(),
+            verify: Some(declared_scheme(kind, &settings)),
         };
         let auth = match authenticate(kind, name, &settings) {
             Ok(auth) => auth,
@@ -312,6 +312,19 @@ fn kept_or_failed(
         serving,
         file_hash,
         problem: Some(problem),
+    }
+}
+
+/// The scheme the sidecar asks for, shown by `routes` even when it cannot
+/// be set up.
+fn declared_scheme(kind: PluginKind, settings: &Settings) -> String {
+    if kind.pyrus_signed() {
+        return "pyrus-sig".to_owned();
+    }
+    match (&settings.verify, &settings.basic_auth) {
+        (Some(scheme), _) => scheme.clone(),
+        (None, Some(_)) => "basic".to_owned(),
+        (None, None) => "-".to_owned(),
     }
 }
 
