@@ -806,18 +806,25 @@ async fn the_ext_demo_example_connects_accounts_from_its_config() {
         r#"{"numbers":["+7 495 000-00-01","2043"]}"#,
         "numbers",
     );
-    let reply = get(&host, "demo", "getavailablenumbers?login=alice").await;
+    let reply = get(
+        &host,
+        "demo",
+        "getavailablenumbers?login=alice&password=s3cret",
+    )
+    .await;
     assert_answer(
         &reply,
         r#"{"numbers":["+7 495 000-00-01","2043"]}"#,
         "numbers",
     );
-    let reply = get(&host, "demo", "getavailablenumbers").await;
-    assert_answer(
-        &reply,
-        r#"{"error_code":"bad_credentials","error":"no credentials"}"#,
-        "numbers without credentials",
-    );
+    for query in ["", "?login=alice&password=WRONG", "?access_token=forged"] {
+        let reply = get(&host, "demo", &format!("getavailablenumbers{query}")).await;
+        assert_answer(
+            &reply,
+            r#"{"error_code":"bad_credentials","error":"unknown account"}"#,
+            &format!("numbers with {query:?}"),
+        );
+    }
 }
 
 #[tokio::test]

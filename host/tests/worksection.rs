@@ -104,13 +104,42 @@ async fn malformed_deliveries_get_400() {
     let host = Host::start(plugins.path());
     for (body, says) in [
         ("not json", "not valid JSON"),
+        ("[1,", "not valid JSON"),
         ("42", "expected an array"),
-        (r#"[{"object":{"type":"task"}}]"#, "event 0"),
     ] {
         let res = deliver(&host, "ws", body.to_owned(), good()).await;
         assert_eq!(res.status(), 400, "{body}");
         let text = res.text().await.unwrap();
         assert!(text.contains(says), "{body}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn odd_elements_and_empty_deliveries_are_acknowledged() {
+    let plugins = Plugins::new();
+    plugins.add("ws", &guest("test-worksection"), &ws_toml(""));
+    let host = Host::start(plugins.path());
+    // One element that is not an event must not lose the others, nor count
+    // as an error towards Worksection disabling the webhook.
+    let body = format!(
+        r#"[{}, 7, {{"object":{{"type":"comment","id":"c9"}}}}]"#,
+        event(801, "Kept", 1)
+    );
+    let res = deliver(&host, "ws", body, good()).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), r#"{"status":"OK"}"#);
+    host.wait_for_log("id=801", Duration::from_secs(5)).await;
+    host.wait_for_log("kind=comment id=c9", Duration::from_secs(5))
+        .await;
+    assert!(
+        host.log().contains("delivery element skipped: element 1"),
+        "{}",
+        host.log()
+    );
+    for body in ["", "[]"] {
+        let res = deliver(&host, "ws", body.to_owned(), good()).await;
+        assert_eq!(res.status(), 200, "{body:?}");
+        assert_eq!(res.text().await.unwrap(), r#"{"status":"OK"}"#);
     }
 }
 
