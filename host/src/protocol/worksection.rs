@@ -17,6 +17,7 @@ pub const OK_BODY: &str = r#"{"status":"OK"}"#;
 /// A parsed delivery. Elements that are not events are skipped rather than
 /// failing the whole delivery: its other events are still good, and every
 /// error counts towards Worksection disabling the webhook.
+#[derive(Debug)]
 pub struct Delivery {
     pub events: Vec<Event>,
     /// Why each skipped element was skipped, e.g. "element 2: not an object".
