@@ -169,22 +169,18 @@ fn default_method(registry: &Registry, path: &str) -> Method {
 fn plugin_for(registry: &Registry, path: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
     let name = match path.split('/').collect::<Vec<_>>().as_slice() {
         ["", "pyrus" | "pyrus-ext" | "worksection", name, ..] => (*name).to_owned(),
-        _ => match registry.hooks().lookup(path, "\u{0}") {
-            Lookup::Found { plugin, .. } => return Ok(plugin.clone()),
-            Lookup::WrongMethod { .. } => {
-                // Any method finds the rule's plugin.
-                match registry.hooks().lookup(path, "GET") {
-                    Lookup::Found { plugin, .. } => return Ok(plugin.clone()),
-                    _ => match registry.hooks().lookup(path, "POST") {
-                        Lookup::Found { plugin, .. } => return Ok(plugin.clone()),
-                        _ => bail!(
-                            "no rule at {path} takes GET or POST; cannot tell whose secret to sign with"
-                        ),
-                    },
-                }
-            }
-            Lookup::NotFound => bail!("no plugin serves {path}, so there is nothing to sign for"),
-        },
+        _ => {
+            // The rule's plugin, whichever method the rule takes.
+            let found = ["POST", "GET", "PUT", "PATCH", "DELETE"]
+                .into_iter()
+                .find_map(|method| match registry.hooks().lookup(path, method) {
+                    Lookup::Found { plugin, .. } => Some(plugin.clone()),
+                    _ => None,
+                });
+            return found.ok_or_else(|| {
+                anyhow!("no plugin serves {path}, so there is nothing to sign for")
+            });
+        }
     };
     let entry = registry
         .get(&name)

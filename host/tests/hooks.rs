@@ -262,6 +262,63 @@ async fn overlapping_rules_are_refused_naming_both() {
 }
 
 #[tokio::test]
+async fn no_other_mount_may_reach_into_a_plugins_own_hooks_path() {
+    let plugins = Plugins::new();
+    // Token-protected at its own /hooks/guarded/…
+    plugins.add(
+        "guarded",
+        &guest("test-hook"),
+        "verify = \"token\"\nsecret = { value = \"tok-guarded\" }\n[config]\nrules = \"/echo/<name>\"",
+    );
+    // Sorted first, unauthenticated, mounted at / with a rule that would
+    // match /hooks/guarded/echo/x: refused however the folder loads.
+    plugins.add(
+        "aaa-open",
+        &guest("test-hook"),
+        &rules_toml("/", "/hooks/<p>/echo/<n>"),
+    );
+    plugins.add(
+        "aab-open",
+        &guest("test-hook"),
+        &rules_toml("/", "/<a>/<b>/<c>/<d>"),
+    );
+    let host = Host::start(plugins.path());
+    let res = host
+        .request(Method::POST, "/hooks/guarded/echo/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = host
+        .request(Method::POST, "/hooks/guarded/echo/x")
+        .header("x-webhook-token", "tok-guarded")
+        .header("x-other", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let json: Value = res.json().await.unwrap();
+    // The credential itself never reaches the plugin; other headers do.
+    let headers = json["headers"].to_string();
+    assert!(
+        !headers.contains("tok-guarded") && !headers.contains("x-webhook-token"),
+        "{headers}"
+    );
+    assert!(headers.contains("x-other"), "{headers}");
+    let listing = routes(plugins.path(), &[]);
+    for name in ["aaa-open", "aab-open"] {
+        let line = listing
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{listing}"));
+        assert!(
+            line.contains("could match paths under /hooks/"),
+            "{listing}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn bodies_reach_the_plugin_decoded_as_errbot_decodes_them() {
     let plugins = Plugins::new();
     plugins.add("t", &guest("test-hook"), &hook_toml(""));
@@ -683,6 +740,14 @@ async fn hooks_that_cannot_check_their_sender_are_not_served() {
             "bad-whsec",
             "verify = \"standard-webhooks\"\nsecret = { value = \"whsec_***not-base64***\" }",
         ),
+        (
+            "none-with-secret",
+            "verify = \"none\"\nsecret = { value = \"hunter2-none\" }",
+        ),
+        (
+            "stray-header",
+            "verify = \"github\"\ntoken_header = \"X-Token\"\nsecret = { value = \"s\" }",
+        ),
     ] {
         plugins.add(name, &hook, toml);
     }
@@ -695,6 +760,8 @@ async fn hooks_that_cannot_check_their_sender_are_not_served() {
         "unset-env",
         "no-basic",
         "bad-whsec",
+        "none-with-secret",
+        "stray-header",
     ] {
         let res = host
             .request(Method::POST, &format!("/hooks/{name}/echo/x"))
@@ -726,6 +793,14 @@ async fn hooks_that_cannot_check_their_sender_are_not_served() {
     );
     assert!(state("no-basic").contains("needs `basic_auth"), "{listing}");
     assert!(state("bad-whsec").contains("base64"), "{listing}");
+    assert!(
+        state("none-with-secret").contains("does not use it"),
+        "{listing}"
+    );
+    assert!(
+        state("stray-header").contains("token_header is set"),
+        "{listing}"
+    );
     assert!(
         !listing.contains("hunter2") && !listing.contains("not-base64"),
         "{listing}"

@@ -106,8 +106,8 @@ impl Guest for ExtDemo {
     }
 
     fn available_numbers(auth: AccountAuth, _retry: Retry) -> Result<Vec<String>, ExtError> {
-        if auth.access_token.is_none() && auth.credentials.is_empty() {
-            return Err(error(ErrorCode::BadCredentials, "no credentials"));
+        if !valid_auth(&auth) {
+            return Err(error(ErrorCode::BadCredentials, "unknown account"));
         }
         Ok(host::get_config("numbers")
             .unwrap_or_default()

@@ -5,4 +5,4 @@ mod pattern;
 mod table;
 
 pub use pattern::{Pattern, RuleError, Segment, split_path};
-pub use table::{HookRoute, HookTable, Lookup, RESERVED, declare_routes};
+pub use table::{HookRoute, HookTable, Lookup, MAX_RESPONSE_HEADERS, RESERVED, declare_routes};

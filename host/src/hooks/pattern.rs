@@ -132,6 +132,16 @@ impl Pattern {
                 })
     }
 
+    /// Whether the pattern could match a path `/{first}/…` with at least one
+    /// more segment.
+    pub fn could_be_under(&self, first: &str) -> bool {
+        self.segments.len() >= 2
+            && match &self.segments[0] {
+                Segment::Literal(literal) => literal == first,
+                Segment::Param(_) => true,
+            }
+    }
+
     /// Orders rules that match one path: a literal segment beats a
     /// parameter at the first place they differ (as Flask does).
     pub fn specificity(&self) -> impl Ord + use<> {
@@ -252,6 +262,15 @@ mod tests {
         let mounted = p("/hooks/x").join(&p("/test"));
         assert_eq!(mounted.to_string(), "/hooks/x/test");
         assert!(!mounted.overlaps(&p("/test")));
+    }
+
+    #[test]
+    fn paths_under_a_prefix() {
+        assert!(p("/hooks/x/test").could_be_under("hooks"));
+        assert!(p("/<a>/<b>").could_be_under("hooks"));
+        assert!(!p("/hooks").could_be_under("hooks"));
+        assert!(!p("/<a>").could_be_under("hooks"));
+        assert!(!p("/ci/<x>").could_be_under("hooks"));
     }
 
     #[test]

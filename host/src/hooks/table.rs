@@ -2,7 +2,7 @@
 //! Rules of different plugins may never overlap: the later plugin is
 //! refused with a reason naming both, so nothing is silently shadowed.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use super::pattern::{Pattern, split_path};
 use crate::plugins::LoadedPlugin;
@@ -18,6 +18,16 @@ pub const RESERVED: [&str; 3] = [
     "/worksection/<plugin>",
 ];
 
+static RESERVED_PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
+    RESERVED
+        .iter()
+        .filter_map(|rule| Pattern::parse(rule).ok())
+        .collect()
+});
+
+/// Most headers a plugin may answer with.
+pub const MAX_RESPONSE_HEADERS: usize = 100;
+
 /// One rule of a hook plugin, under its mount point.
 #[derive(Debug, Clone)]
 pub struct HookRoute {
@@ -29,6 +39,9 @@ pub struct HookRoute {
     pub methods: Vec<String>,
     pub form_param: Option<String>,
     pub raw: bool,
+    /// Mounted at the plugin's own `/hooks/NAME`, the namespace no other
+    /// plugin may reach into.
+    pub own_mount: bool,
 }
 
 impl HookRoute {
@@ -42,8 +55,13 @@ impl HookRoute {
     }
 }
 
-/// Checks the plugin's declared routes and puts them under `mount`.
-pub fn declare_routes(mount: &Pattern, routes: Vec<Route>) -> Result<Vec<HookRoute>, String> {
+/// Checks the plugin's declared routes and puts them under `mount`
+/// (`own_mount`: the plugin's default `/hooks/NAME`).
+pub fn declare_routes(
+    mount: &Pattern,
+    own_mount: bool,
+    routes: Vec<Route>,
+) -> Result<Vec<HookRoute>, String> {
     let mut declared: Vec<HookRoute> = Vec::with_capacity(routes.len());
     for route in routes {
         let rule = Pattern::parse(&route.rule).map_err(|e| e.to_string())?;
@@ -84,6 +102,7 @@ pub fn declare_routes(mount: &Pattern, routes: Vec<Route>) -> Result<Vec<HookRou
             methods,
             form_param: route.form_param,
             raw: route.raw,
+            own_mount,
         });
     }
     Ok(declared)
@@ -115,9 +134,17 @@ impl HookTable {
     /// Why `routes` cannot join the table, naming both rules, or `None`.
     pub fn conflict(&self, routes: &[HookRoute]) -> Option<String> {
         for route in routes {
-            for reserved in RESERVED {
-                let reserved = Pattern::parse(reserved).ok()?;
-                if route.pattern.overlaps(&reserved) {
+            // `/hooks/NAME/…` belongs to plugin NAME alone: another mount
+            // reaching in would take its URLs (and perhaps its stricter
+            // check) away depending on load order.
+            if !route.own_mount && route.pattern.could_be_under("hooks") {
+                return Some(format!(
+                    "rule {} could match paths under /hooks/, which belong to the plugins mounted there",
+                    route.pattern
+                ));
+            }
+            for reserved in RESERVED_PATTERNS.iter() {
+                if route.pattern.overlaps(reserved) {
                     return Some(format!(
                         "rule {} overlaps hookhost's own route {reserved}",
                         route.pattern
@@ -184,5 +211,15 @@ impl HookTable {
                 Lookup::WrongMethod { allow }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reserved_route_parses() {
+        assert_eq!(RESERVED_PATTERNS.len(), RESERVED.len());
     }
 }

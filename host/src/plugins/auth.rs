@@ -29,8 +29,16 @@ impl Auth {
 
 /// Builds the check, or says why the plugin cannot be served.
 pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result<Auth, String> {
+    if settings.mount.is_some() && kind != PluginKind::HttpHook {
+        return Err(format!(
+            "`mount` applies to generic hook plugins only; {name} is a {kind} plugin"
+        ));
+    }
     if kind.pyrus_signed() {
-        if settings.verify.is_some() || settings.basic_auth.is_some() {
+        if settings.verify.is_some()
+            || settings.basic_auth.is_some()
+            || settings.token_header.is_some()
+        {
             return Err(format!(
                 "a {kind} plugin is always checked with X-Pyrus-Sig: remove `verify`/`basic_auth` from {name}.toml"
             ));
@@ -58,9 +66,21 @@ pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result
             "Worksection only sends HTTP basic auth: use `basic_auth = {{ … }}` or `verify = \"none\"`, not {scheme}"
         ));
     }
+    // A key the scheme ignores is a misunderstanding waiting to become an
+    // open door (a `secret` beside `verify = "none"` protects nothing).
     if scheme != Scheme::Basic && settings.basic_auth.is_some() {
         return Err(format!(
             "basic_auth is set but verify = \"{scheme}\": use verify = \"basic\""
+        ));
+    }
+    if scheme != Scheme::Token && settings.token_header.is_some() {
+        return Err(format!(
+            "token_header is set but verify = \"{scheme}\" does not read it"
+        ));
+    }
+    if matches!(scheme, Scheme::None | Scheme::Basic) && settings.secret_source.is_some() {
+        return Err(format!(
+            "`secret` is set but verify = \"{scheme}\" does not use it: remove it or choose a signature scheme"
         ));
     }
 

@@ -10,11 +10,12 @@ use sha2::{Digest, Sha256};
 
 use super::LoadedPlugin;
 use super::auth::authenticate;
+use super::hook_routing::hook_table;
 use super::registry::{PluginEntry, Registry, SharedRegistry};
 use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
-use crate::hooks::{HookTable, Pattern, declare_routes};
+use crate::hooks::{Pattern, declare_routes};
 use crate::routes::StatusFile;
-use crate::runtime::{LoadError, Prepared, Runtime, Sandbox};
+use crate::runtime::{LoadError, PluginKind, Prepared, Runtime, Sandbox};
 
 /// Pyrus gives a bot 60 s; answering after that is answering no one.
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
@@ -219,7 +220,7 @@ impl Loader {
             problem: None,
             secret_source: secret_description(&settings),
             routes: kind.routes(name, &mount),
-            verify: settings.verify.clone(),
+            verify: Some(declared_scheme(kind, &settings)),
         };
         let auth = match authenticate(kind, name, &settings) {
             Ok(auth) => auth,
@@ -239,9 +240,10 @@ impl Loader {
         };
         let hook_routes = match &prepared {
             Prepared::HttpHook(pre) => {
+                let own_mount = settings.mount.is_none();
                 let declared = match Pattern::parse_mount(&mount) {
                     Ok(mount) => match self.runtime.hook_routes(pre, &sandbox).await {
-                        Ok(routes) => declare_routes(&mount, routes),
+                        Ok(routes) => declare_routes(&mount, own_mount, routes),
                         Err(e) => Err(format!("routes() failed: {e}")),
                     },
                     Err(e) => Err(format!("mount {e}")),
@@ -316,81 +318,31 @@ fn kept_or_failed(
     }
 }
 
+/// The scheme the sidecar asks for, shown by `routes` even when it cannot
+/// be set up.
+fn declared_scheme(kind: PluginKind, settings: &Settings) -> String {
+    if kind.pyrus_signed() {
+        return "pyrus-sig".to_owned();
+    }
+    match (&settings.verify, &settings.basic_auth) {
+        (Some(scheme), _) => scheme.clone(),
+        (None, Some(_)) => "basic".to_owned(),
+        (None, None) => "-".to_owned(),
+    }
+}
+
 /// Where the secret and the basic-auth password come from (never the values).
 fn secret_description(settings: &Settings) -> Option<String> {
     let secret = settings.secret_source.as_ref().map(ToString::to_string);
     let basic = settings
         .basic_auth
         .as_ref()
-        .map(|b| format!("user {}, password {}", b.user, b.password_source));
+        // The user is half the credential: not shown.
+        .map(|b| format!("basic password {}", b.password_source));
     match (secret, basic) {
         (Some(s), Some(b)) => Some(format!("{s}; {b}")),
         (s, b) => s.or(b),
     }
-}
-
-/// Routes the serving hook plugins into one table. Rules already serving
-/// win over newcomers, then names in order; a plugin whose rules overlap
-/// another's is refused (its previous version keeps serving if that fits).
-fn hook_table(
-    current: &Registry,
-    next: &mut BTreeMap<String, Arc<PluginEntry>>,
-) -> (HookTable, Vec<String>) {
-    let unchanged = |entry: &PluginEntry| {
-        let old = current.get(&entry.name).and_then(|e| e.serving.as_ref());
-        match (old, &entry.serving) {
-            (Some(old), Some(new)) => Arc::ptr_eq(old, new),
-            _ => false,
-        }
-    };
-    let mut order: Vec<String> = next
-        .values()
-        .filter(|e| {
-            e.serving
-                .as_ref()
-                .is_some_and(|p| !p.hook_routes.is_empty())
-        })
-        .map(|e| e.name.clone())
-        .collect();
-    order.sort_by_key(|name| !next.get(name).is_some_and(|e| unchanged(e)));
-
-    let mut table = HookTable::default();
-    let mut refused_names = Vec::new();
-    for name in order {
-        let Some(entry) = next.get_mut(&name) else {
-            continue;
-        };
-        let Some(serving) = entry.serving.clone() else {
-            continue;
-        };
-        let Some(conflict) = table.conflict(&serving.hook_routes) else {
-            table.insert(serving);
-            continue;
-        };
-        let mut refused = (**entry).clone();
-        let fallback = current
-            .get(&name)
-            .and_then(|e| e.serving.clone())
-            .filter(|old| {
-                !Arc::ptr_eq(old, &serving) && table.conflict(&old.hook_routes).is_none()
-            });
-        match fallback {
-            Some(old) => {
-                tracing::error!(plugin = %name, generation = old.generation, "newest file not loaded, the previous version keeps serving: {conflict}");
-                refused.routes = old.hook_routes.iter().map(|r| r.describe()).collect();
-                table.insert(old.clone());
-                refused.serving = Some(old);
-            }
-            None => {
-                tracing::error!(plugin = %name, "plugin not served: {conflict}");
-                refused.serving = None;
-            }
-        }
-        refused.problem = Some(conflict);
-        *entry = Arc::new(refused);
-        refused_names.push(name);
-    }
-    (table, refused_names)
 }
 
 /// Reads, hashes and configures one plugin: file work, run off the async workers.

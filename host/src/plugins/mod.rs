@@ -2,6 +2,7 @@
 //! current as files come and go.
 
 mod auth;
+mod hook_routing;
 mod loader;
 mod registry;
 pub mod sidecar;

@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use super::{BadAnswer, BadRequest};
-use crate::hooks::HookRoute;
+use crate::hooks::{HookRoute, MAX_RESPONSE_HEADERS};
 use crate::runtime::bindings::hookhost::plugin::types::Field;
 use crate::runtime::bindings::http_hook::hookhost::plugin::http_types::{DecodedBody, Response};
 
@@ -17,9 +17,11 @@ const HOST_OWNED: [HeaderName; 4] = [
 ];
 
 /// Headers as the plugin sees them: lower-case names, in order, values
-/// that are not UTF-8 decoded lossily.
-pub fn headers(map: &HeaderMap) -> Vec<Field> {
+/// that are not UTF-8 decoded lossily; `hidden` (the header carrying the
+/// sender's credential) left out.
+pub fn headers(map: &HeaderMap, hidden: Option<&HeaderName>) -> Vec<Field> {
     map.iter()
+        .filter(|(name, _)| Some(*name) != hidden)
         .map(|(name, value)| Field {
             key: name.as_str().to_owned(),
             value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
@@ -75,13 +77,19 @@ pub fn response(answer: Option<Response>) -> Result<(StatusCode, HeaderMap, Vec<
     };
     let status = StatusCode::from_u16(answer.status)
         .ok()
-        .filter(|s| !s.is_informational())
+        .filter(|s| (200..600).contains(&s.as_u16()))
         .ok_or_else(|| {
             BadAnswer(format!(
                 "status {} is not a final HTTP status",
                 answer.status
             ))
         })?;
+    if answer.headers.len() > MAX_RESPONSE_HEADERS {
+        return Err(BadAnswer(format!(
+            "{} headers; at most {MAX_RESPONSE_HEADERS} allowed",
+            answer.headers.len()
+        )));
+    }
     let mut map = HeaderMap::with_capacity(answer.headers.len() + 1);
     for Field { key, value } in answer.headers {
         let name = HeaderName::from_bytes(key.as_bytes())
@@ -92,7 +100,8 @@ pub fn response(answer: Option<Response>) -> Result<(StatusCode, HeaderMap, Vec<
             tracing::debug!("plugin header {name} dropped: the host frames the response");
             continue;
         }
-        map.append(name, value);
+        map.try_append(name, value)
+            .map_err(|_| BadAnswer("too many headers".into()))?;
     }
     if !answer.body.is_empty() && !map.contains_key(header::CONTENT_TYPE) {
         map.insert(
@@ -112,6 +121,7 @@ mod tests {
     fn route(form_param: Option<&str>, raw: bool) -> HookRoute {
         let declared = declare_routes(
             &Pattern::parse_mount("/hooks/t").unwrap(),
+            true,
             vec![Route {
                 rule: "/x".into(),
                 methods: vec![],
@@ -203,6 +213,12 @@ mod tests {
         assert!(!map.contains_key(header::CONTENT_LENGTH));
         assert!(answer(99, vec![]).is_err());
         assert!(answer(101, vec![]).is_err());
+        assert!(answer(600, vec![]).is_err());
+        let many: Vec<(String, String)> = (0..=MAX_RESPONSE_HEADERS)
+            .map(|i| (format!("x-{i}"), "v".to_owned()))
+            .collect();
+        let many = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert!(answer(200, many).unwrap_err().0.contains("at most"));
         assert!(answer(200, vec![("bad header", "x")]).is_err());
         assert!(answer(200, vec![("x", "a\nb")]).is_err());
     }

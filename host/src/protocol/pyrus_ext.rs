@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::BadRequest;
-use super::wire::{from_json, id, ids, nullable, opt_text, text, utf8};
+use super::wire::{
+    empty_as_none, from_json, id, ids, nullable, opt_text, required_text, text, utf8,
+};
 use crate::runtime::ExtAnswer;
 use crate::runtime::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{
     Account, AccountAuth, AuthorizeRequest, Credential, ErrorCode, EventPerson, EventType,
@@ -90,7 +92,10 @@ struct WireAuthorize {
 
 pub fn parse_authorize(body: &[u8]) -> Result<AuthorizeRequest, BadRequest> {
     let wire: WireAuthorize = from_json(utf8(body)?, "an authorize request")?;
-    if let Some(list) = wire.credentials {
+    // An explicit grant type means OAuth, whatever else came along.
+    if wire.grant_type.is_none()
+        && let Some(list) = wire.credentials
+    {
         return Ok(AuthorizeRequest::Credentials(credentials(list)?));
     }
     let grant_type = match wire.grant_type.as_deref() {
@@ -175,7 +180,10 @@ struct WireEvent {
     task_id: i64,
     #[serde(default, deserialize_with = "text")]
     event_type: String,
+    /// "Can be empty", says the document: `{}` reads as absent.
+    #[serde(default, deserialize_with = "empty_as_none")]
     event_person: Option<WirePerson>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     responsible_person: Option<WirePerson>,
     #[serde(default, deserialize_with = "nullable")]
     mappings: Vec<WireMapping>,
@@ -232,7 +240,7 @@ struct WireMessage {
     #[serde(flatten)]
     auth: WireAuth,
     /// A string per the document; its example sends a number.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "required_text")]
     channel_id: String,
     #[serde(default, deserialize_with = "text")]
     message_type: String,
@@ -353,6 +361,21 @@ mod tests {
         assert_eq!(event.mappings[1].value, "Здравствуйте!");
         assert_eq!(event.auth.credentials[0].value, "test@email.com");
         assert_eq!(event.raw_json, EVENT);
+    }
+
+    #[test]
+    fn empty_people_and_explicit_grants() {
+        let event = parse_event(bytes::Bytes::from_static(
+            br#"{"task_id":1,"responsible_person":{},"event_person":null}"#,
+        ))
+        .unwrap();
+        assert!(event.responsible_person.is_none() && event.event_person.is_none());
+        let oauth = parse_authorize(
+            br#"{"credentials":[],"grant_type":"refresh_token","refresh_token":"r"}"#,
+        )
+        .unwrap();
+        assert!(matches!(oauth, AuthorizeRequest::Oauth(_)));
+        assert!(parse_message(br#"{"channel_id":null}"#).is_err());
     }
 
     #[test]

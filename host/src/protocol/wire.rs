@@ -80,3 +80,24 @@ pub fn ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
     let ids: Option<Vec<Id>> = Option::deserialize(d)?;
     Ok(ids.unwrap_or_default().into_iter().map(|Id(i)| i).collect())
 }
+
+/// A required string (numbers allowed); unlike [`text`], `null` is an error.
+pub fn required_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    opt_text(d)?.ok_or_else(|| D::Error::custom("must not be null"))
+}
+
+/// An optional object where `{}` (and `null`) mean absent, as senders write
+/// "can be empty".
+pub fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(map)) if map.is_empty() => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(D::Error::custom),
+    }
+}

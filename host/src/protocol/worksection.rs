@@ -14,8 +14,26 @@ use crate::runtime::bindings::worksection::hookhost::plugin::worksection_types::
 /// The answer Worksection requires, within 5 s, for every delivery.
 pub const OK_BODY: &str = r#"{"status":"OK"}"#;
 
-pub fn parse_delivery(body: &[u8]) -> Result<Vec<Event>, BadRequest> {
+/// A parsed delivery. Elements that are not events are skipped rather than
+/// failing the whole delivery: its other events are still good, and every
+/// error counts towards Worksection disabling the webhook.
+#[derive(Debug)]
+pub struct Delivery {
+    pub events: Vec<Event>,
+    /// Why each skipped element was skipped, e.g. "element 2: not an object".
+    pub skipped: Vec<String>,
+}
+
+pub fn parse_delivery(body: &[u8]) -> Result<Delivery, BadRequest> {
     let text = utf8(body)?;
+    let mut delivery = Delivery {
+        events: Vec::new(),
+        skipped: Vec::new(),
+    };
+    // An empty POST (a connectivity check) is acknowledged like any other.
+    if text.trim().is_empty() {
+        return Ok(delivery);
+    }
     let raw: &RawValue = from_json(text, "JSON")?;
     let items: Vec<&RawValue> = match raw.get().trim_start().as_bytes().first() {
         Some(b'[') => from_json(raw.get(), "an array of Worksection events")?,
@@ -26,16 +44,16 @@ pub fn parse_delivery(body: &[u8]) -> Result<Vec<Event>, BadRequest> {
             ));
         }
     };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            parse_event(raw).map_err(|BadRequest(why)| BadRequest(format!("event {i}: {why}")))
-        })
-        .collect()
+    for (i, raw) in items.into_iter().enumerate() {
+        match parse_event(raw) {
+            Ok(event) => delivery.events.push(event),
+            Err(BadRequest(why)) => delivery.skipped.push(format!("element {i}: {why}")),
+        }
+    }
+    Ok(delivery)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct WireObject {
     #[serde(rename = "type", default, deserialize_with = "text")]
     kind: String,
@@ -99,8 +117,9 @@ impl From<WireState> for ObjectState {
 
 #[derive(Deserialize)]
 struct WireEvent {
-    #[serde(deserialize_with = "text")]
+    #[serde(default, deserialize_with = "text")]
     action: String,
+    #[serde(default)]
     object: WireObject,
     #[serde(default, deserialize_with = "text")]
     date: String,
@@ -168,7 +187,9 @@ mod tests {
 
     #[test]
     fn a_delivery_is_an_array_or_one_object() {
-        let events = parse_delivery(format!("[{TASK},{TASK}]").as_bytes()).unwrap();
+        let events = parse_delivery(format!("[{TASK},{TASK}]").as_bytes())
+            .unwrap()
+            .events;
         assert_eq!(events.len(), 2);
         let e = &events[0];
         assert!(matches!(e.action, Action::Post));
@@ -181,8 +202,9 @@ mod tests {
         assert_eq!(new.assignee.as_ref().unwrap().name, "Bob");
         assert_eq!(e.raw_json, TASK);
         assert_eq!(summary(e), "post task #4567");
-        assert_eq!(parse_delivery(TASK.as_bytes()).unwrap().len(), 1);
-        assert!(parse_delivery(b"[]").unwrap().is_empty());
+        assert_eq!(parse_delivery(TASK.as_bytes()).unwrap().events.len(), 1);
+        assert!(parse_delivery(b"[]").unwrap().events.is_empty());
+        assert!(parse_delivery(b" \n").unwrap().events.is_empty());
     }
 
     #[test]
@@ -199,8 +221,20 @@ mod tests {
                 .0
                 .contains("expected an array")
         );
-        let err = parse_delivery(format!(r#"[{TASK},{{"object":{{}}}}]"#).as_bytes()).unwrap_err();
-        assert!(err.0.starts_with("event 1:"), "{err}");
-        assert!(parse_delivery(b"[1]").unwrap_err().0.contains("event 0"));
+    }
+
+    #[test]
+    fn odd_elements_are_skipped_not_fatal() {
+        let delivery =
+            parse_delivery(format!(r#"[{TASK},{{"object":{{}}}},7,{{"object":"x"}}]"#).as_bytes())
+                .unwrap();
+        assert_eq!(delivery.events.len(), 2);
+        assert!(matches!(&delivery.events[1].action, Action::Other(a) if a.is_empty()));
+        assert_eq!(delivery.skipped.len(), 2);
+        assert!(
+            delivery.skipped[0].starts_with("element 2:"),
+            "{:?}",
+            delivery.skipped
+        );
     }
 }

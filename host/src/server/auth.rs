@@ -12,7 +12,12 @@ use crate::verify;
 pub fn check(plugin: &LoadedPlugin, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let checked = match &plugin.auth {
         Auth::PyrusSig(secret) => {
-            verify::pyrus::verify(secret.expose(), headers.get(verify::pyrus::HEADER), body)
+            // Two signatures: which one was meant? Refuse, as the other schemes do.
+            let mut values = headers.get_all(verify::pyrus::HEADER).iter();
+            match (values.next(), values.next()) {
+                (first, None) => verify::pyrus::verify(secret.expose(), first, body),
+                _ => Err(verify::VerifyError::Malformed(verify::pyrus::HEADER)),
+            }
         }
         Auth::Verifier(verifier) => verifier.verify(headers, body, SystemTime::now()),
     };

@@ -1,7 +1,8 @@
 //! Plugin work that continues after the sender has its answer (Worksection
 //! wants `{"status":"OK"}` within 5 s, whatever the plugin does). Bounded:
-//! a few calls at a time, and a backlog cap past which deliveries are
-//! refused (503) rather than held in memory without limit.
+//! a few calls at a time, and a backlog cap (in events and in bytes) past
+//! which deliveries are refused (503) rather than held in memory without
+//! limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,12 +21,17 @@ use crate::runtime::{Prepared, Runtime};
 
 /// Events accepted but not yet handled, across all plugins.
 pub const MAX_PENDING_EVENTS: usize = 10_000;
+/// Delivery bytes accepted but not yet handled, across all plugins. A
+/// waiting event holds its raw JSON and its parsed fields: about three
+/// times its share of the body.
+pub const MAX_PENDING_BYTES: usize = 64 << 20;
 /// Deliveries worked on at once; events of one delivery run in order.
 const CONCURRENT_DELIVERIES: usize = 32;
 
 pub struct Background {
     tracker: TaskTracker,
     pending: Arc<AtomicUsize>,
+    pending_bytes: Arc<AtomicUsize>,
     slots: Arc<Semaphore>,
 }
 
@@ -34,30 +40,46 @@ impl Default for Background {
         Background {
             tracker: TaskTracker::new(),
             pending: Arc::new(AtomicUsize::new(0)),
+            pending_bytes: Arc::new(AtomicUsize::new(0)),
             slots: Arc::new(Semaphore::new(CONCURRENT_DELIVERIES)),
         }
     }
 }
 
 impl Background {
-    /// Queues a delivery's events for `plugin`, in order, in the current
-    /// request's log span.
+    /// Queues a delivery's events (from a body of `bytes`) for `plugin`, in
+    /// order, in the current request's log span.
     pub fn worksection(
         &self,
         runtime: Arc<Runtime>,
         plugin: Arc<LoadedPlugin>,
         events: Vec<Event>,
+        bytes: usize,
     ) -> Result<(), ApiError> {
         let count = events.len();
-        if self.pending.fetch_add(count, Ordering::AcqRel) + count > MAX_PENDING_EVENTS {
+        if count == 0 {
+            return Ok(());
+        }
+        let over_count =
+            self.pending.fetch_add(count, Ordering::AcqRel) + count > MAX_PENDING_EVENTS;
+        let over_bytes =
+            self.pending_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes > MAX_PENDING_BYTES;
+        if over_count || over_bytes {
             self.pending.fetch_sub(count, Ordering::AcqRel);
-            tracing::error!(plugin = %plugin.name, events = count, "delivery refused: {MAX_PENDING_EVENTS} events already waiting");
+            self.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            tracing::error!(
+                plugin = %plugin.name,
+                events = count,
+                bytes,
+                "delivery refused: at most {MAX_PENDING_EVENTS} events / {} MiB may wait",
+                MAX_PENDING_BYTES >> 20
+            );
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many events waiting; retry later",
             ));
         }
-        let pending = self.pending.clone();
+        let (pending, pending_bytes) = (self.pending.clone(), self.pending_bytes.clone());
         let slots = self.slots.clone();
         let work = async move {
             // The semaphore is never closed, so acquiring only waits.
@@ -66,10 +88,16 @@ impl Background {
                 handle(&runtime, &plugin, &event).await;
                 pending.fetch_sub(1, Ordering::AcqRel);
             }
+            pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
         };
         self.tracker
             .spawn(work.instrument(tracing::Span::current()));
         Ok(())
+    }
+
+    /// Events accepted and not yet handled.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
     }
 
     /// Waits for all queued work; nothing new may be queued after this.

@@ -115,12 +115,17 @@ pub async fn serve(
         .into_future();
     let cut_short = async {
         signals.nth(1).await;
-        tokio::select! {
+        let why = tokio::select! {
             () = tokio::time::sleep(SHUTDOWN_GRACE) => format!(
                 "requests still open {} s after the stop signal",
                 SHUTDOWN_GRACE.as_secs()
             ),
             () = signals.nth(2) => "a second stop signal".to_owned(),
+        };
+        match state.background.pending() {
+            0 => why,
+            // Accepted and acknowledged, so the sender will not resend them.
+            lost => format!("{why}; {lost} accepted Worksection events were not handled"),
         }
     };
     let drained = async {

@@ -16,7 +16,12 @@ use super::error::ApiError;
 use super::{AppState, auth, outcome};
 use crate::plugins::LoadedPlugin;
 use crate::protocol::{BadRequest, pyrus_bot, pyrus_ext};
+use crate::runtime::bindings::hookhost::plugin::pyrus_types::Retry;
 use crate::runtime::{ExtCall, PluginKind, Prepared};
+
+/// A call that passed its checks: the plugin version it pins, the verified
+/// body, and the delivery attempt.
+type Accepted = (Arc<LoadedPlugin>, Bytes, Retry);
 
 /// Reads, checks and parses one call; the plugin is not involved yet.
 async fn accept(
@@ -24,14 +29,7 @@ async fn accept(
     name: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<
-    (
-        Arc<LoadedPlugin>,
-        Bytes,
-        crate::runtime::bindings::hookhost::plugin::pyrus_types::Retry,
-    ),
-    ApiError,
-> {
+) -> Result<Accepted, ApiError> {
     let Ok(Path(name)) = name else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such plugin"));
     };
@@ -87,10 +85,19 @@ fn failure(error: ApiError) -> Response {
     if !error.status.is_server_error() {
         return error.into_response();
     }
+    #[derive(serde::Serialize)]
+    struct Failure<'a> {
+        error_code: &'static str,
+        error: &'a str,
+    }
+    let body = Json(Failure {
+        error_code: "internal_error",
+        error: &error.reason,
+    });
     (
         error.status,
         axum::response::AppendHeaders(error.headers),
-        Json(serde_json::json!({ "error_code": "internal_error", "error": error.reason })),
+        body,
     )
         .into_response()
 }

@@ -28,13 +28,16 @@ pub async fn handle(
     let plugin = app.plugin(&name, PluginKind::Worksection)?;
     let body = read_limited(body, app.body_limit).await?;
     auth::check(&plugin, &headers, &body)?;
-    let events = worksection::parse_delivery(&body).map_err(|e| {
+    let delivery = worksection::parse_delivery(&body).map_err(|e| {
         tracing::warn!(plugin = %name, "bad request: {e}");
         ApiError::new(StatusCode::BAD_REQUEST, e.0)
     })?;
-    tracing::debug!(plugin = %name, events = events.len(), "delivery accepted");
+    for why in &delivery.skipped {
+        tracing::warn!(plugin = %name, "delivery element skipped: {why}");
+    }
+    tracing::debug!(plugin = %name, events = delivery.events.len(), "delivery accepted");
     app.background
-        .worksection(app.runtime.clone(), plugin, events)?;
+        .worksection(app.runtime.clone(), plugin, delivery.events, body.len())?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         worksection::OK_BODY,

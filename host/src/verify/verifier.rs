@@ -310,6 +310,18 @@ impl Verifier {
         }
     }
 
+    /// The header that carries the credential itself (the token, or basic
+    /// auth's `Authorization`), which a plugin has no business seeing.
+    /// `None` for the HMAC schemes, whose headers prove but do not reveal.
+    pub fn credential_header(&self) -> Option<&HeaderName> {
+        static AUTHORIZATION: HeaderName = axum::http::header::AUTHORIZATION;
+        match &self.key {
+            Key::Token(token) => Some(token.header()),
+            Key::Basic(_) => Some(&AUTHORIZATION),
+            _ => None,
+        }
+    }
+
     /// The `WWW-Authenticate` header to add to a 401 answer, if the scheme
     /// calls for one: `Basic realm="hookhost"` for `basic`, and
     /// `Bearer realm="hookhost"` for `token` with `token_header =
