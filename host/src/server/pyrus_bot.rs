@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::body::read_limited;
 use super::error::ApiError;
 use super::{AppState, auth, outcome};
 use crate::protocol::pyrus_bot;
@@ -20,22 +19,12 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // A name that does not even decode names no plugin.
-    let Ok(Path(name)) = name else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such plugin"));
-    };
-    let plugin = app.plugin(&name, PluginKind::PyrusBot)?;
+    let (plugin, body) = auth::accept(&app, name, PluginKind::PyrusBot, &headers, body).await?;
     let Prepared::PyrusBot(pre) = &plugin.prepared else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not a Pyrus bot"));
     };
-
-    let body = read_limited(body, app.body_limit).await?;
-    auth::check(&plugin, &headers, &body)?;
-
-    let bad_request = |e: crate::protocol::BadRequest| {
-        tracing::warn!(plugin = %name, "bad request: {e}");
-        ApiError::new(StatusCode::BAD_REQUEST, e.0)
-    };
+    let name = &*plugin.name;
+    let bad_request = |e| auth::bad_request(name, e);
     let retry =
         pyrus_bot::parse_retry(headers.get(pyrus_bot::RETRY_HEADER)).map_err(bad_request)?;
     let event = pyrus_bot::parse_event(body, retry).map_err(bad_request)?;
@@ -45,14 +34,14 @@ pub async fn handle(
         .runtime
         .call_pyrus_bot(pre, &plugin.sandbox, &event)
         .await
-        .map_err(|e| outcome::invoke_error(&name, e))?
-        .map_err(|e| outcome::plugin_error(&name, e))?;
+        .map_err(|e| outcome::invoke_error(name, e))?
+        .map_err(|e| outcome::plugin_error(name, e))?;
 
     Ok(match answer {
         None => StatusCode::OK.into_response(),
         Some(comment) => {
             let json =
-                pyrus_bot::comment_json(comment).map_err(|e| outcome::bad_answer(&name, e))?;
+                pyrus_bot::comment_json(comment).map_err(|e| outcome::bad_answer(name, e))?;
             ([(header::CONTENT_TYPE, "application/json")], json).into_response()
         }
     })

@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::body::read_limited;
 use super::error::ApiError;
 use super::{AppState, auth, outcome};
 use crate::plugins::LoadedPlugin;
@@ -30,20 +29,10 @@ async fn accept(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Accepted, ApiError> {
-    let Ok(Path(name)) = name else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such plugin"));
-    };
-    let plugin = app.plugin(&name, PluginKind::PyrusExt)?;
-    let body = read_limited(body, app.body_limit).await?;
-    auth::check(&plugin, headers, &body)?;
+    let (plugin, body) = auth::accept(app, name, PluginKind::PyrusExt, headers, body).await?;
     let retry = pyrus_bot::parse_retry(headers.get(pyrus_bot::RETRY_HEADER))
-        .map_err(|e| bad_request(&plugin, e))?;
+        .map_err(|e| auth::bad_request(&plugin.name, e))?;
     Ok((plugin, body, retry))
-}
-
-fn bad_request(plugin: &LoadedPlugin, e: BadRequest) -> ApiError {
-    tracing::warn!(plugin = %plugin.name, "bad request: {e}");
-    ApiError::new(StatusCode::BAD_REQUEST, e.0)
 }
 
 async fn call(
@@ -55,7 +44,7 @@ async fn call(
 ) -> Response {
     let answered = async {
         let (plugin, body, retry) = accept(&app, name, &headers, body).await?;
-        let request = parse(body).map_err(|e| bad_request(&plugin, e))?;
+        let request = parse(body).map_err(|e| auth::bad_request(&plugin.name, e))?;
         let Prepared::PyrusExt(pre) = &plugin.prepared else {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,

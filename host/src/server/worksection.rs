@@ -7,10 +7,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::body::read_limited;
 use super::error::ApiError;
 use super::{AppState, auth};
 use crate::protocol::worksection;
@@ -22,16 +21,9 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let Ok(Path(name)) = name else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such plugin"));
-    };
-    let plugin = app.plugin(&name, PluginKind::Worksection)?;
-    let body = read_limited(body, app.body_limit).await?;
-    auth::check(&plugin, &headers, &body)?;
-    let delivery = worksection::parse_delivery(&body).map_err(|e| {
-        tracing::warn!(plugin = %name, "bad request: {e}");
-        ApiError::new(StatusCode::BAD_REQUEST, e.0)
-    })?;
+    let (plugin, body) = auth::accept(&app, name, PluginKind::Worksection, &headers, body).await?;
+    let name = &*plugin.name;
+    let delivery = worksection::parse_delivery(&body).map_err(|e| auth::bad_request(name, e))?;
     for why in &delivery.skipped {
         tracing::warn!(plugin = %name, "delivery element skipped: {why}");
     }
