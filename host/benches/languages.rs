@@ -14,8 +14,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hookhost::runtime::Runtime;
-use sha2::{Digest, Sha256};
+use hookhost::runtime::{FileHash, Runtime};
 use support::*;
 
 const ECHO_BOTS: [&str; 4] = ["echo-bot", "c-echo-bot", "js-echo-bot", "python-echo-bot"];
@@ -41,7 +40,7 @@ async fn run() {
     println!("per language, the Pyrus echo bot:");
     for name in ECHO_BOTS {
         let bytes = std::fs::read(example(name)).expect("built plugin");
-        let hash = hex::encode(Sha256::digest(&bytes));
+        let hash = FileHash::of(&bytes);
 
         let mut compile = Vec::new();
         for _ in 0..COMPILES {

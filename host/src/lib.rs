@@ -2,19 +2,21 @@
 //! typed events to sandboxed, hot-reloaded WebAssembly components.
 //!
 //! Requests flow one way:
-//! `server` (route, body limit) → `verify` (signature over raw bytes) →
-//! `protocol` (bytes → typed event) → `runtime` (sandboxed plugin call) →
-//! `protocol` (typed result → reply). `plugins` keeps the table of what
-//! serves each route current as files in the plugins folder change; `hooks`
-//! routes generic hooks by the URI rules their plugins declare.
+//! `server` (route table, intake: plugin, body limit, signature over the
+//! raw bytes) → `protocol` (bytes → typed WIT event) → `runtime` (sandboxed
+//! plugin call) → `protocol` (typed result → reply). `plugins` keeps the
+//! table of what serves each route current as files in the plugins folder
+//! change, generic hook rules included.
+//!
+//! Modules depend one way: `cli` → `server` → `plugins` → `runtime` →
+//! `protocol`, `verify` → `bindings` (the WIT types); `scripts/module-graph`
+//! checks it.
 
+pub mod bindings;
 pub mod cli;
-pub mod hooks;
 pub mod logtext;
 pub mod plugins;
 pub mod protocol;
-pub mod routes;
 pub mod runtime;
 pub mod server;
-pub mod trial;
 pub mod verify;

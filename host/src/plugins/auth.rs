@@ -4,7 +4,7 @@
 use axum::http::HeaderName;
 
 use super::sidecar::{SecretState, Settings};
-use crate::runtime::PluginKind;
+use crate::protocol::PluginKind;
 use crate::verify::{Credentials, Scheme, Verifier};
 
 /// The header the `token` scheme reads when the sidecar names none.
@@ -23,6 +23,14 @@ impl Auth {
         match self {
             Auth::PyrusSig(_) => "pyrus-sig".to_owned(),
             Auth::Verifier(v) => v.scheme().to_string(),
+        }
+    }
+
+    /// The header carrying the sender's credential, kept from the plugin.
+    pub fn credential_header(&self) -> Option<&HeaderName> {
+        match self {
+            Auth::Verifier(verifier) => verifier.credential_header(),
+            Auth::PyrusSig(_) => None,
         }
     }
 }

@@ -6,14 +6,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::hook_table::HookTable;
 use super::registry::{PluginEntry, Registry};
-use crate::hooks::HookTable;
+use crate::protocol::http_hook::Pattern;
 
 /// Routes the serving hook plugins into one table. A plugin whose rules overlap
 /// another's is refused (its previous version keeps serving if that fits).
 pub fn hook_table(
     current: &Registry,
     next: &mut BTreeMap<String, Arc<PluginEntry>>,
+    reserved: &[Pattern],
 ) -> (HookTable, Vec<String>) {
     let unchanged = |entry: &PluginEntry| {
         let old = current.get(&entry.name).and_then(|e| e.serving.as_ref());
@@ -33,7 +35,7 @@ pub fn hook_table(
         .collect();
     order.sort_by_key(|name| !next.get(name).is_some_and(|e| unchanged(e)));
 
-    let mut table = HookTable::default();
+    let mut table = HookTable::new(reserved);
     let mut refused_names = Vec::new();
     for name in order {
         let Some(entry) = next.get_mut(&name) else {

@@ -8,23 +8,22 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::LoadedPlugin;
-use super::auth::authenticate;
+use super::auth::{Auth, authenticate};
 use super::hook_routing::hook_table;
 use super::registry::{PluginEntry, Registry, SharedRegistry};
 use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
-use crate::hooks::{Pattern, declare_routes};
-use crate::routes::StatusFile;
-use crate::runtime::{LoadError, PluginKind, Prepared, Runtime, Sandbox};
+use super::{LoadedPlugin, OwnRoutes, StatusFile};
+use crate::protocol::PluginKind;
+use crate::protocol::http_hook::{HookRoute, Pattern, declare_routes};
+use crate::runtime::{FileHash, LoadError, Prepared, Runtime, Sandbox};
 
-/// Pyrus gives a bot 60 s; answering after that is answering no one.
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
 
 /// What a plugin's files looked like when last loaded. The secret's digest
 /// is part of it, so a rotated secret file or a touched sidecar reloads.
 #[derive(PartialEq, Eq)]
 struct Fingerprint {
-    wasm_hash: String,
+    wasm_hash: FileHash,
     sidecar: Result<Option<String>, String>,
     secret: Option<[u8; 32]>,
 }
@@ -41,21 +40,29 @@ pub struct Loader {
     runtime: Arc<Runtime>,
     dir: PathBuf,
     registry: SharedRegistry,
+    /// hookhost's own routes: listed per plugin, kept free of hook rules.
+    own: OwnRoutes,
     seen: HashMap<String, Fingerprint>,
     /// Compilation results by file hash, so a sidecar edit or a file put
     /// back does not compile again, and a broken file is not retried.
-    compiled: HashMap<String, Result<Prepared, LoadError>>,
+    compiled: HashMap<FileHash, Result<Prepared, LoadError>>,
     generation: u64,
     /// Where a serving process publishes the live `routes` table.
     status: Option<StatusFile>,
 }
 
 impl Loader {
-    pub fn new(runtime: Arc<Runtime>, dir: PathBuf, registry: SharedRegistry) -> Self {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        dir: PathBuf,
+        registry: SharedRegistry,
+        own: OwnRoutes,
+    ) -> Self {
         Loader {
             runtime,
             dir,
             registry,
+            own,
             seen: HashMap::new(),
             compiled: HashMap::new(),
             generation: 0,
@@ -79,147 +86,152 @@ impl Loader {
         let files = plugin_files(&self.dir).await?;
         let current = self.registry.load_full();
         let mut next = BTreeMap::new();
-
         for (name, wasm) in files {
-            let previous = current.get(&name);
-            let path = wasm.clone();
-            let read = tokio::task::spawn_blocking(move || read_plugin(&path))
-                .await
-                .map_err(|e| std::io::Error::other(format!("reading plugin files: {e}")))?;
-            let files = match read {
-                Ok(files) => files,
-                // Removed between listing and reading: the next event rescans.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    let problem = format!("cannot read {}: {e}", wasm.display());
-                    // Forget the last good read, so the next rescan tries again.
-                    self.seen.remove(&name);
-                    let entry = kept_or_failed(&name, previous, String::new(), problem);
-                    next.insert(name, Arc::new(entry));
-                    continue;
-                }
-            };
-            if let Some(previous) = previous
-                && self.seen.get(&name) == Some(&files.fingerprint)
-            {
-                next.insert(name, previous.clone());
-                continue;
+            if let Some(entry) = self.refresh(&name, wasm, current.get(&name)).await? {
+                next.insert(name, entry);
             }
-
-            let hash = files.fingerprint.wasm_hash.clone();
-            let entry = self
-                .load(&name, files.bytes, &hash, files.settings, previous)
-                .await;
-            self.seen.insert(name.clone(), files.fingerprint);
-            next.insert(name, Arc::new(entry));
         }
-
         for gone in current.entries().filter(|e| !next.contains_key(&e.name)) {
             tracing::info!(plugin = %gone.name, "plugin removed");
         }
-        self.seen.retain(|name, _| next.contains_key(name));
-        // Keep what is on disk and what is serving, so a good file put back
-        // after a broken one does not compile again.
-        self.compiled.retain(|hash, _| {
-            next.values().any(|e: &Arc<PluginEntry>| {
-                &e.file_hash == hash || e.serving.as_ref().is_some_and(|p| &p.hash == hash)
-            })
-        });
-        let (hooks, refused) = hook_table(&current, &mut next);
+        self.forget_gone(&next);
+        let (hooks, refused) = hook_table(&current, &mut next, self.own.reserved());
         // A refused plugin is looked at again on the next rescan: the
         // plugin in its way may be gone by then.
         for name in refused {
             self.seen.remove(&name);
         }
-        let registry = Arc::new(Registry::new(next, hooks));
+        self.publish(Arc::new(Registry::new(next, hooks))).await;
+        Ok(())
+    }
+
+    /// The entry for plugin `name` as its files are now; `None` when the
+    /// file went away meanwhile (the next event rescans).
+    async fn refresh(
+        &mut self,
+        name: &str,
+        wasm: PathBuf,
+        previous: Option<&Arc<PluginEntry>>,
+    ) -> std::io::Result<Option<Arc<PluginEntry>>> {
+        let path = wasm.clone();
+        let read = tokio::task::spawn_blocking(move || read_plugin(&path))
+            .await
+            .map_err(|e| std::io::Error::other(format!("reading plugin files: {e}")))?;
+        let files = match read {
+            Ok(files) => files,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                let problem = format!("cannot read {}: {e}", wasm.display());
+                // Forget the last good read, so the next rescan tries again.
+                self.seen.remove(name);
+                return Ok(Some(Arc::new(kept_or_failed(
+                    name, previous, None, problem,
+                ))));
+            }
+        };
+        if let Some(previous) = previous
+            && self.seen.get(name) == Some(&files.fingerprint)
+        {
+            return Ok(Some(previous.clone()));
+        }
+        let hash = files.fingerprint.wasm_hash.clone();
+        let entry = self
+            .load(name, files.bytes, &hash, files.settings, previous)
+            .await;
+        self.seen.insert(name.to_owned(), files.fingerprint);
+        Ok(Some(Arc::new(entry)))
+    }
+
+    /// Keeps what is on disk and what is serving, so a good file put back
+    /// after a broken one does not compile again.
+    fn forget_gone(&mut self, next: &BTreeMap<String, Arc<PluginEntry>>) {
+        self.seen.retain(|name, _| next.contains_key(name));
+        self.compiled.retain(|hash, _| {
+            next.values().any(|e| {
+                e.file_hash.as_ref() == Some(hash)
+                    || e.serving.as_ref().is_some_and(|p| &p.hash == hash)
+            })
+        });
+    }
+
+    async fn publish(&self, registry: Arc<Registry>) {
         self.registry.store(registry.clone());
         if let Some(status) = &self.status
             && let Err(e) = status.publish(&registry).await
         {
             tracing::warn!("cannot publish the routes table for `hookhost routes`: {e}");
         }
-        Ok(())
     }
 
     async fn load(
         &mut self,
         name: &str,
         bytes: Vec<u8>,
-        hash: &str,
+        hash: &FileHash,
         settings: Result<Settings, String>,
         previous: Option<&Arc<PluginEntry>>,
     ) -> PluginEntry {
-        let prepared = match self.compiled.get(hash) {
-            Some(done) => done.clone().map_err(|e| e.to_string()),
-            None => {
-                let runtime = self.runtime.clone();
-                let (plugin, file_hash) = (name.to_owned(), hash.to_owned());
-                let compiled = tokio::task::spawn_blocking(move || {
-                    let component = runtime.load_component(&plugin, &bytes, &file_hash)?;
-                    runtime.prepare(&component)
-                })
-                .await;
-                match compiled {
-                    // Compile and link results depend only on the bytes: keep them.
-                    Ok(done) => {
-                        self.compiled.insert(hash.to_owned(), done.clone());
-                        done.map_err(|e| e.to_string())
-                    }
-                    Err(e) => Err(format!("compilation did not finish: {e}")),
-                }
+        let prepared = self.compile(name, bytes, hash).await;
+        match (prepared, settings) {
+            (Ok(prepared), Ok(settings)) => {
+                self.configure(name, prepared, settings, hash, previous)
+                    .await
             }
-        };
-
-        let (prepared, settings) = match (prepared, settings) {
-            (Ok(p), Ok(s)) => (p, s),
             (Err(problem), _) | (_, Err(problem)) => {
-                return kept_or_failed(name, previous, hash.to_owned(), problem);
+                kept_or_failed(name, previous, Some(hash.clone()), problem)
             }
-        };
-        self.configure(name, prepared, settings, hash, previous)
-            .await
+        }
     }
 
+    /// The pre-linked component for file `hash`, compiled off the async
+    /// workers the first time.
+    async fn compile(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        hash: &FileHash,
+    ) -> Result<Prepared, String> {
+        if let Some(done) = self.compiled.get(hash) {
+            return done.clone().map_err(|e| e.to_string());
+        }
+        let runtime = self.runtime.clone();
+        let (plugin, file_hash) = (name.to_owned(), hash.clone());
+        let compiled = tokio::task::spawn_blocking(move || {
+            let component = runtime.load_component(&plugin, &bytes, &file_hash)?;
+            runtime.prepare(&component)
+        })
+        .await;
+        match compiled {
+            // Compile and link results depend only on the bytes: keep them.
+            Ok(done) => {
+                self.compiled.insert(hash.clone(), done.clone());
+                done.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(format!("compilation did not finish: {e}")),
+        }
+    }
+
+    /// Applies the sidecar to a compiled plugin: its check, limits and
+    /// (for hook plugins) its rules.
     async fn configure(
         &mut self,
         name: &str,
         prepared: Prepared,
         mut settings: Settings,
-        hash: &str,
+        hash: &FileHash,
         previous: Option<&Arc<PluginEntry>>,
     ) -> PluginEntry {
         let kind = prepared.kind();
-        let inline_password = settings
-            .basic_auth
-            .as_ref()
-            .is_some_and(|b| matches!(b.password_source, SecretSource::Value(_)));
-        if matches!(settings.secret_source, Some(SecretSource::Value(_))) || inline_password {
-            tracing::warn!(
-                plugin = name,
-                "sidecar gives a secret inline; prefer `env` or `file`"
-            );
-        }
-        if kind.pyrus_signed() && settings.timeout > PYRUS_MAX_TIMEOUT {
-            tracing::warn!(
-                plugin = name,
-                "timeout_ms lowered to {} ms: Pyrus waits 60 s at most",
-                PYRUS_MAX_TIMEOUT.as_millis()
-            );
-            settings.timeout = PYRUS_MAX_TIMEOUT;
-        }
-
-        let mount = settings
-            .mount
-            .clone()
-            .unwrap_or_else(|| format!("/hooks/{name}"));
+        warn_inline_secrets(name, &settings);
+        cap_timeout(name, kind, &mut settings);
         let mut entry = PluginEntry {
             name: name.to_owned(),
             serving: None,
             kind: Some(kind),
-            file_hash: hash.to_owned(),
+            file_hash: Some(hash.clone()),
             problem: None,
             secret_source: secret_description(&settings),
-            routes: kind.routes(name, &mount),
+            routes: self.listed(kind, name, &settings),
             verify: Some(declared_scheme(kind, &settings)),
         };
         let auth = match authenticate(kind, name, &settings) {
@@ -238,31 +250,69 @@ impl Loader {
             memory_bytes: settings.memory_bytes,
             timeout: settings.timeout,
         };
-        let hook_routes = match &prepared {
-            Prepared::HttpHook(pre) => {
-                let own_mount = settings.mount.is_none();
-                let declared = match Pattern::parse_mount(&mount) {
-                    Ok(mount) => match self.runtime.hook_routes(pre, &sandbox).await {
-                        Ok(routes) => declare_routes(&mount, own_mount, routes),
-                        Err(e) => Err(format!("routes() failed: {e}")),
-                    },
-                    Err(e) => Err(format!("mount {e}")),
-                };
-                match declared {
-                    Ok(routes) => routes,
-                    Err(problem) => {
-                        let mut failed = kept_or_failed(name, previous, hash.to_owned(), problem);
-                        failed.kind = Some(kind);
-                        return failed;
-                    }
-                }
+        let hook_routes = match self
+            .hook_routes(name, &prepared, &sandbox, settings.mount)
+            .await
+        {
+            Ok(routes) => routes,
+            Err(problem) => {
+                let mut failed = kept_or_failed(name, previous, Some(hash.clone()), problem);
+                failed.kind = Some(kind);
+                return failed;
             }
-            _ => Vec::new(),
         };
         if !hook_routes.is_empty() {
             entry.routes = hook_routes.iter().map(|r| r.describe()).collect();
         }
+        let plugin = self.loaded(name, prepared, sandbox, auth, hook_routes, hash);
+        entry.serving = Some(Arc::new(plugin));
+        entry
+    }
 
+    /// The routes `routes` shows for a plugin before its rules are known.
+    fn listed(&self, kind: PluginKind, name: &str, settings: &Settings) -> Vec<String> {
+        if kind != PluginKind::HttpHook {
+            return self.own.listed(kind, name);
+        }
+        let mount = settings
+            .mount
+            .clone()
+            .unwrap_or_else(|| format!("/hooks/{name}"));
+        vec![format!("* {}/…", mount.trim_end_matches('/'))]
+    }
+
+    /// A hook plugin's rules under its mount point (its own `/hooks/NAME`
+    /// unless the sidecar says `mount`); none for other kinds.
+    async fn hook_routes(
+        &self,
+        name: &str,
+        prepared: &Prepared,
+        sandbox: &Sandbox,
+        mount: Option<String>,
+    ) -> Result<Vec<HookRoute>, String> {
+        let Prepared::HttpHook(pre) = prepared else {
+            return Ok(Vec::new());
+        };
+        let own_mount = mount.is_none();
+        let mount = mount.unwrap_or_else(|| format!("/hooks/{name}"));
+        let mount = Pattern::parse_mount(&mount).map_err(|e| format!("mount {e}"))?;
+        let routes = self
+            .runtime
+            .hook_routes(pre, sandbox)
+            .await
+            .map_err(|e| format!("routes() failed: {e}"))?;
+        declare_routes(&mount, own_mount, routes)
+    }
+
+    fn loaded(
+        &mut self,
+        name: &str,
+        prepared: Prepared,
+        sandbox: Sandbox,
+        auth: Auth,
+        hook_routes: Vec<HookRoute>,
+        hash: &FileHash,
+    ) -> LoadedPlugin {
         self.generation += 1;
         let plugin = LoadedPlugin {
             name: Arc::from(name),
@@ -270,20 +320,44 @@ impl Loader {
             prepared,
             auth,
             hook_routes,
-            hash: hash.to_owned(),
+            hash: hash.clone(),
             generation: self.generation,
         };
         tracing::info!(
             plugin = name,
-            %kind,
+            kind = %plugin.prepared.kind(),
             generation = plugin.generation,
-            sha256 = crate::routes::short(hash),
+            sha256 = hash.short(),
             timeout_ms = plugin.sandbox.timeout.as_millis() as u64,
             memory_mb = plugin.sandbox.memory_bytes >> 20,
             "plugin loaded"
         );
-        entry.serving = Some(Arc::new(plugin));
-        entry
+        plugin
+    }
+}
+
+fn warn_inline_secrets(name: &str, settings: &Settings) {
+    let inline_password = settings
+        .basic_auth
+        .as_ref()
+        .is_some_and(|b| matches!(b.password_source, SecretSource::Value(_)));
+    if matches!(settings.secret_source, Some(SecretSource::Value(_))) || inline_password {
+        tracing::warn!(
+            plugin = name,
+            "sidecar gives a secret inline; prefer `env` or `file`"
+        );
+    }
+}
+
+/// Pyrus gives a bot 60 s; answering after that is answering no one.
+fn cap_timeout(name: &str, kind: PluginKind, settings: &mut Settings) {
+    if kind.pyrus_signed() && settings.timeout > PYRUS_MAX_TIMEOUT {
+        tracing::warn!(
+            plugin = name,
+            "timeout_ms lowered to {} ms: Pyrus waits 60 s at most",
+            PYRUS_MAX_TIMEOUT.as_millis()
+        );
+        settings.timeout = PYRUS_MAX_TIMEOUT;
     }
 }
 
@@ -291,7 +365,7 @@ impl Loader {
 fn kept_or_failed(
     name: &str,
     previous: Option<&Arc<PluginEntry>>,
-    file_hash: String,
+    file_hash: Option<FileHash>,
     problem: String,
 ) -> PluginEntry {
     let serving = previous.and_then(|p| p.serving.clone());
@@ -381,7 +455,7 @@ fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
     });
     Ok(PluginFiles {
         fingerprint: Fingerprint {
-            wasm_hash: hex::encode(Sha256::digest(&bytes)),
+            wasm_hash: FileHash::of(&bytes),
             sidecar,
             secret,
         },

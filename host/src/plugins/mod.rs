@@ -3,20 +3,26 @@
 
 mod auth;
 mod hook_routing;
+mod hook_table;
 mod loader;
+mod own_routes;
 mod registry;
 pub mod sidecar;
+pub mod status;
 mod watcher;
 
 use std::sync::Arc;
 
-use crate::hooks::HookRoute;
-use crate::runtime::{Prepared, Sandbox};
+use crate::protocol::http_hook::HookRoute;
+use crate::runtime::{FileHash, Prepared, Sandbox};
 
 pub use auth::{Auth, DEFAULT_TOKEN_HEADER};
+pub use hook_table::{HookTable, Lookup};
 pub use loader::Loader;
+pub use own_routes::{OwnRoute, OwnRoutes};
 pub use registry::{PluginEntry, Registry, SharedRegistry};
 pub use sidecar::Secret;
+pub use status::StatusFile;
 pub use watcher::{WatchError, Watcher, watch};
 
 /// One compiled, configured version of a plugin that can take requests.
@@ -29,8 +35,7 @@ pub struct LoadedPlugin {
     pub auth: Auth,
     /// A generic hook plugin's rules under its mount point; empty otherwise.
     pub hook_routes: Vec<HookRoute>,
-    /// SHA-256 of the `.wasm` file, hex.
-    pub hash: String,
+    pub hash: FileHash,
     /// Increases with every version loaded in this process.
     pub generation: u64,
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::LoadedPlugin;
-use crate::hooks::HookTable;
-use crate::runtime::PluginKind;
+use super::hook_table::HookTable;
+use crate::protocol::PluginKind;
+use crate::runtime::FileHash;
 
 pub type SharedRegistry = Arc<ArcSwap<Registry>>;
 
@@ -20,8 +21,8 @@ pub struct PluginEntry {
     pub serving: Option<Arc<LoadedPlugin>>,
     /// The kind of the serving version, else of the newest file that compiled.
     pub kind: Option<PluginKind>,
-    /// SHA-256 of the file on disk, hex.
-    pub file_hash: String,
+    /// The file on disk, if it could be read.
+    pub file_hash: Option<FileHash>,
     /// Why the plugin is not served, or why its newest file was not taken.
     /// For the operator (log, `routes`); never sent to a webhook sender.
     pub problem: Option<String>,

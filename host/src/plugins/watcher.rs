@@ -94,7 +94,7 @@ fn concerns_plugins(event: &Event) -> bool {
 
 /// Files that change on their own account and never change a plugin.
 fn is_scratch(name: &str) -> bool {
-    name.starts_with(crate::routes::STATUS_FILE)
+    name.starts_with(super::status::STATUS_FILE)
         || name.starts_with(".#")
         || [".tmp", ".swp", ".swx", "~"]
             .iter()

@@ -2,10 +2,13 @@
 //! plugin's typed result into the reply that sender expects.
 
 pub mod http_hook;
+mod kind;
 pub mod pyrus_bot;
 pub mod pyrus_ext;
 mod wire;
 pub mod worksection;
+
+pub use kind::PluginKind;
 
 /// A request that is authentic but not what the protocol says it should be.
 /// The text names what is wrong and is sent back with a 400.

@@ -5,10 +5,10 @@ use axum::http::HeaderValue;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::wire::nullable;
+use super::wire::{from_json, into_text, nullable};
 use super::{BadAnswer, BadRequest};
-use crate::runtime::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
-use crate::runtime::bindings::hookhost::plugin::pyrus_types::{
+use crate::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
+use crate::bindings::hookhost::plugin::pyrus_types::{
     ApprovalChoice, FieldRef, FieldUpdate, FieldValue, Person, PersonRef, Retry, Task, TaskAction,
     TaskComment,
 };
@@ -40,27 +40,17 @@ pub fn parse_retry(header: Option<&HeaderValue>) -> Result<Retry, BadRequest> {
 /// Builds the typed event from a verified body. The body moves into the
 /// event's `raw-json` without a copy.
 pub fn parse_event(body: bytes::Bytes, retry: Retry) -> Result<BotEvent, BadRequest> {
-    let text =
-        std::str::from_utf8(&body).map_err(|e| BadRequest(format!("body is not UTF-8: {e}")))?;
-    let wire: WireEvent = serde_json::from_str(text).map_err(|e| {
-        BadRequest(match e.classify() {
-            serde_json::error::Category::Data => format!("body is not a Pyrus task event: {e}"),
-            _ => format!("body is not valid JSON: {e}"),
-        })
-    })?;
-    let event = BotEvent {
+    let raw_json = into_text(body)?;
+    let wire: WireEvent = from_json(&raw_json, "a Pyrus task event")?;
+    Ok(BotEvent {
         event: wire.event,
         task_id: wire.task_id,
         user_id: wire.user_id,
         access_token: wire.access_token,
         retry,
         task: wire.task.into(),
-        raw_json: String::new(),
-    };
-    // Validated as UTF-8 above; `Vec::from(Bytes)` reuses the buffer.
-    let raw_json = String::from_utf8(Vec::from(body))
-        .map_err(|e| BadRequest(format!("body is not UTF-8: {e}")))?;
-    Ok(BotEvent { raw_json, ..event })
+        raw_json,
+    })
 }
 
 /// The JSON body Pyrus expects, with unset fields left out.

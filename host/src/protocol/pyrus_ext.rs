@@ -6,14 +6,29 @@ use serde::{Deserialize, Serialize};
 
 use super::BadRequest;
 use super::wire::{
-    empty_as_none, from_json, id, ids, nullable, opt_text, required_text, text, utf8,
+    empty_as_none, from_json, id, ids, into_text, nullable, opt_text, required_text, text, utf8,
 };
-use crate::runtime::ExtAnswer;
-use crate::runtime::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{
+use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{
     Account, AccountAuth, AuthorizeRequest, Credential, ErrorCode, EventPerson, EventType,
     ExtError, ExtPerson, GrantType, Mapping, OauthRequest, OutgoingMessage, Resolution, TaskEvent,
     ToggleRequest,
 };
+
+/// One call a Pyrus extension can receive.
+pub enum ExtCall {
+    Authorize(AuthorizeRequest),
+    Toggle(ToggleRequest),
+    Event(TaskEvent),
+    SendMessage(OutgoingMessage),
+    AvailableNumbers(AccountAuth),
+}
+
+/// A Pyrus extension's successful answer, by call.
+pub enum ExtAnswer {
+    Account(Account),
+    Done,
+    Numbers(Vec<String>),
+}
 
 /// The document's limits, in characters.
 pub const MAX_CODE: usize = 50;
@@ -190,7 +205,8 @@ struct WireEvent {
 }
 
 pub fn parse_event(body: bytes::Bytes) -> Result<TaskEvent, BadRequest> {
-    let wire: WireEvent = from_json(utf8(&body)?, "a task event")?;
+    let raw_json = into_text(body)?;
+    let wire: WireEvent = from_json(&raw_json, "a task event")?;
     let event_type = match wire.event_type.as_str() {
         "create" => EventType::Create,
         "close" => EventType::Close,
@@ -227,12 +243,9 @@ pub fn parse_event(body: bytes::Bytes) -> Result<TaskEvent, BadRequest> {
         event_person,
         responsible_person: wire.responsible_person.as_ref().map(ExtPerson::from),
         mappings,
-        raw_json: String::new(),
+        raw_json,
     };
-    // Checked as UTF-8 above; `Vec::from(Bytes)` reuses the buffer.
-    let raw_json = String::from_utf8(Vec::from(body))
-        .map_err(|e| BadRequest(format!("body is not UTF-8: {e}")))?;
-    Ok(TaskEvent { raw_json, ..event })
+    Ok(event)
 }
 
 #[derive(Deserialize)]

@@ -21,6 +21,13 @@ pub fn utf8(body: &[u8]) -> Result<&str, BadRequest> {
     std::str::from_utf8(body).map_err(|e| BadRequest(format!("body is not UTF-8: {e}")))
 }
 
+/// The body as an owned string, checked once; the buffer is reused when
+/// nothing else holds it.
+pub fn into_text(body: bytes::Bytes) -> Result<String, BadRequest> {
+    String::from_utf8(Vec::from(body))
+        .map_err(|e| BadRequest(format!("body is not UTF-8: {}", e.utf8_error())))
+}
+
 /// `null` reads as the default.
 pub fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
 where

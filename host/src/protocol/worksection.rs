@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::BadRequest;
 use super::wire::{from_json, opt_text, text, utf8};
-use crate::runtime::bindings::worksection::hookhost::plugin::worksection_types::{
+use crate::bindings::worksection::hookhost::plugin::worksection_types::{
     Action, Event, ObjectKind, ObjectState, User,
 };
 

@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::bindings::hookhost::plugin::types::{Field, Level};
-use super::bindings::hookhost::plugin::{host, pyrus_types, types};
 use super::state::HostState;
+use crate::bindings::hookhost::plugin::types::{Field, Level};
+use crate::bindings::hookhost::plugin::{host, pyrus_types, types};
 
 use crate::logtext::{MAX_LOGGED, sanitize};
 

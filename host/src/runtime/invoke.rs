@@ -8,21 +8,20 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
-use super::bindings::PyrusBotPre;
-use super::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
-use super::bindings::hookhost::plugin::pyrus_types::Retry;
-use super::bindings::hookhost::plugin::types::PluginError;
-use super::bindings::http_hook::HttpHookPre;
-use super::bindings::http_hook::hookhost::plugin::http_types::{
+use super::state::HostState;
+use crate::bindings::PyrusBotPre;
+use crate::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
+use crate::bindings::hookhost::plugin::pyrus_types::Retry;
+use crate::bindings::hookhost::plugin::types::PluginError;
+use crate::bindings::http_hook::HttpHookPre;
+use crate::bindings::http_hook::hookhost::plugin::http_types::{
     Request as HookRequest, Response as HookResponse, Route as HookRoute,
 };
-use super::bindings::pyrus_ext::PyrusExtPre;
-use super::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{
-    Account, AccountAuth, AuthorizeRequest, ExtError, OutgoingMessage, TaskEvent, ToggleRequest,
-};
-use super::bindings::worksection::WorksectionPre;
-use super::bindings::worksection::hookhost::plugin::worksection_types::Event as WsEvent;
-use super::state::HostState;
+use crate::bindings::pyrus_ext::PyrusExtPre;
+use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::ExtError;
+use crate::bindings::worksection::WorksectionPre;
+use crate::bindings::worksection::hookhost::plugin::worksection_types::Event as WsEvent;
+use crate::protocol::pyrus_ext::{ExtAnswer, ExtCall};
 
 /// What bounds one plugin call.
 #[derive(Debug, Clone)]
@@ -231,22 +230,6 @@ impl Runtime {
         })
         .await
     }
-}
-
-/// One call a Pyrus extension can receive.
-pub enum ExtCall {
-    Authorize(AuthorizeRequest),
-    Toggle(ToggleRequest),
-    Event(TaskEvent),
-    SendMessage(OutgoingMessage),
-    AvailableNumbers(AccountAuth),
-}
-
-/// A Pyrus extension's successful answer, by call.
-pub enum ExtAnswer {
-    Account(Account),
-    Done,
-    Numbers(Vec<String>),
 }
 
 fn classify<T>(

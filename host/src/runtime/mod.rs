@@ -1,12 +1,12 @@
 //! The Wasm side: one engine for the process, a linker with WASI and the
 //! `host` interface, compilation, and per-request sandboxed calls.
 
-pub mod bindings;
 pub mod cache;
+mod file_hash;
 mod guest_output;
 mod host_api;
 mod invoke;
-mod kind;
+mod prepare;
 mod state;
 
 use std::path::Path;
@@ -17,8 +17,9 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use cache::{CacheError, CompileCache};
-pub use invoke::{ExtAnswer, ExtCall, InvokeError, Sandbox};
-pub use kind::{LoadError, PluginKind, Prepared};
+pub use file_hash::FileHash;
+pub use invoke::{InvokeError, Sandbox};
+pub use prepare::{LoadError, Prepared, World};
 pub use state::HostState;
 
 /// How often the epoch advances. A running guest yields to the async runtime
@@ -80,7 +81,7 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
-        bindings::hookhost::plugin::host::add_to_linker::<HostState, HasSelf<HostState>>(
+        crate::bindings::hookhost::plugin::host::add_to_linker::<HostState, HasSelf<HostState>>(
             &mut linker,
             |state| state,
         )
@@ -118,9 +119,9 @@ impl Runtime {
         &self,
         plugin: &str,
         bytes: &[u8],
-        hash: &str,
+        hash: &FileHash,
     ) -> Result<Component, LoadError> {
-        let sha256 = crate::routes::short(hash);
+        let sha256 = hash.short();
         let Some(cache) = &self.cache else {
             let start = Instant::now();
             let component = self.compile(bytes)?;
@@ -130,7 +131,7 @@ impl Runtime {
         };
 
         let start = Instant::now();
-        match cache.load(&self.engine, hash) {
+        match cache.load(&self.engine, hash.as_str()) {
             Ok(Some(component)) => {
                 let millis = start.elapsed().as_millis() as u64;
                 tracing::info!(plugin, sha256, millis, "component loaded from cache");
@@ -143,7 +144,7 @@ impl Runtime {
         let start = Instant::now();
         let component = self.compile(bytes)?;
         let millis = start.elapsed().as_millis() as u64;
-        match cache.store(hash, &component) {
+        match cache.store(hash.as_str(), &component) {
             Ok(()) => tracing::info!(plugin, sha256, millis, "component compiled and cached"),
             Err(e) => tracing::warn!(
                 plugin,
@@ -157,7 +158,7 @@ impl Runtime {
 
     /// Works out which world a component implements and pre-links it.
     pub fn prepare(&self, component: &Component) -> Result<Prepared, LoadError> {
-        kind::prepare(&self.engine, &self.linker, component)
+        prepare::prepare(&self.engine, &self.linker, component)
     }
 }
 

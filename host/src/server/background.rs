@@ -13,11 +13,12 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::error::ApiError;
+use crate::bindings::worksection::WorksectionPre;
+use crate::bindings::worksection::hookhost::plugin::worksection_types::Event;
 use crate::logtext::{MAX_LOGGED, sanitize};
 use crate::plugins::LoadedPlugin;
 use crate::protocol::worksection::summary;
-use crate::runtime::bindings::worksection::hookhost::plugin::worksection_types::Event;
-use crate::runtime::{Prepared, Runtime};
+use crate::runtime::{HostState, Runtime};
 
 /// Events accepted but not yet handled, across all plugins.
 pub const MAX_PENDING_EVENTS: usize = 10_000;
@@ -53,6 +54,7 @@ impl Background {
         &self,
         runtime: Arc<Runtime>,
         plugin: Arc<LoadedPlugin>,
+        pre: WorksectionPre<HostState>,
         events: Vec<Event>,
         bytes: usize,
     ) -> Result<(), ApiError> {
@@ -85,7 +87,7 @@ impl Background {
             // The semaphore is never closed, so acquiring only waits.
             let _slot = slots.acquire_owned().await;
             for event in events {
-                handle(&runtime, &plugin, &event).await;
+                handle(&runtime, &plugin, &pre, &event).await;
                 pending.fetch_sub(1, Ordering::AcqRel);
             }
             pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
@@ -107,10 +109,12 @@ impl Background {
     }
 }
 
-async fn handle(runtime: &Runtime, plugin: &LoadedPlugin, event: &Event) {
-    let Prepared::Worksection(pre) = &plugin.prepared else {
-        return;
-    };
+async fn handle(
+    runtime: &Runtime,
+    plugin: &LoadedPlugin,
+    pre: &WorksectionPre<HostState>,
+    event: &Event,
+) {
     let what = summary(event);
     let failed = match runtime.call_worksection(pre, &plugin.sandbox, event).await {
         Ok(Ok(())) => {

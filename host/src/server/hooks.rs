@@ -6,18 +6,15 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use super::body::read_limited;
+use super::AppState;
 use super::error::ApiError;
-use super::{AppState, auth, outcome};
-use crate::hooks::Lookup;
-use crate::plugins::{Auth, LoadedPlugin};
-use crate::protocol::http_hook;
-use crate::runtime::bindings::hookhost::plugin::types::Field;
-use crate::runtime::bindings::http_hook::hookhost::plugin::http_types::Request;
-use crate::runtime::{PluginKind, Prepared};
+use super::intake::verified_body;
+use crate::plugins::Lookup;
+use crate::protocol::{PluginKind, http_hook};
+use crate::runtime::Prepared;
 
 pub async fn handle(
     State(app): State<Arc<AppState>>,
@@ -35,61 +32,35 @@ pub async fn handle(
             route,
             params,
         } => (plugin, route, params),
-        Lookup::WrongMethod { allow } => {
-            let allow = HeaderValue::from_str(&allow.join(", "))
-                .unwrap_or_else(|_| HeaderValue::from_static("OPTIONS"));
-            if method == Method::OPTIONS {
-                return Ok((StatusCode::NO_CONTENT, [(header::ALLOW, allow)]).into_response());
-            }
-            return Err(
-                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
-                    .with_header(header::ALLOW, allow),
-            );
-        }
+        Lookup::WrongMethod { allow } => return Ok(wrong_method(&method, &allow)),
         Lookup::NotFound => return Err(not_found(&app, path)),
     };
+    // The table holds hook plugins only.
     let Prepared::HttpHook(pre) = &plugin.prepared else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such route"));
     };
-
-    let body = read_limited(body, app.body_limit).await?;
-    auth::check(plugin, &headers, &body)?;
-    let decoded = http_hook::decode(route, &headers, &body).map_err(|e| {
-        tracing::warn!(plugin = %plugin.name, "bad request: {e}");
-        ApiError::new(StatusCode::BAD_REQUEST, e.0)
-    })?;
-    let request = Request {
-        rule: route.rule.clone(),
-        params: params
-            .into_iter()
-            .map(|(key, value)| Field { key, value })
-            .collect(),
-        method: method.as_str().to_owned(),
-        path: path.to_owned(),
-        query: uri.query().unwrap_or_default().to_owned(),
-        headers: http_hook::headers(&headers, credential_header(plugin)),
-        // `Vec::from(Bytes)` reuses the buffer when nothing else holds it.
-        body: Vec::from(body),
-        decoded,
-    };
-    tracing::debug!(plugin = %plugin.name, rule = %route.rule, "calling plugin");
+    let body = verified_body(&app, plugin, &headers, body).await?;
+    let hidden = plugin.auth.credential_header();
+    let request = http_hook::request(route, params, &method, &uri, &headers, hidden, body)?;
+    tracing::debug!(rule = %route.rule, "calling plugin");
     let answer = app
         .runtime
         .call_hook(pre, &plugin.sandbox, &request)
-        .await
-        .map_err(|e| outcome::invoke_error(&plugin.name, e))?
-        .map_err(|e| outcome::plugin_error(&plugin.name, e))?;
-    let (status, headers, body) =
-        http_hook::response(answer).map_err(|e| outcome::bad_answer(&plugin.name, e))?;
+        .await??;
+    let (status, headers, body) = http_hook::response(answer)?;
     Ok((status, headers, body).into_response())
 }
 
-/// The header whose value is the sender's credential, kept from the plugin.
-fn credential_header(plugin: &LoadedPlugin) -> Option<&HeaderName> {
-    match &plugin.auth {
-        Auth::Verifier(verifier) => verifier.credential_header(),
-        Auth::PyrusSig(_) => None,
+/// 405 with the methods that would do; OPTIONS is answered with them.
+fn wrong_method(method: &Method, allow: &[String]) -> Response {
+    let allow = HeaderValue::from_str(&allow.join(", "))
+        .unwrap_or_else(|_| HeaderValue::from_static("OPTIONS"));
+    if method == Method::OPTIONS {
+        return (StatusCode::NO_CONTENT, [(header::ALLOW, allow)]).into_response();
     }
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+        .with_header(header::ALLOW, allow)
+        .into_response()
 }
 
 /// A path under `/hooks/{plugin}` for a plugin that exists but is not

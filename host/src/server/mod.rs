@@ -5,10 +5,12 @@ mod background;
 mod body;
 mod error;
 mod hooks;
+mod intake;
 mod outcome;
 mod pyrus_bot;
 mod pyrus_ext;
 mod request_id;
+pub mod routes;
 mod shutdown;
 mod worksection;
 
@@ -18,15 +20,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::plugins::{LoadedPlugin, SharedRegistry};
-use crate::runtime::{PluginKind, Runtime};
+use crate::protocol::PluginKind;
+use crate::runtime::Runtime;
 
 pub use background::Background;
 pub use error::ApiError;
-pub use request_id::RequestId;
 pub use shutdown::Signals;
 
 /// Default largest request body, in bytes.
@@ -42,6 +43,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    pub fn new(registry: SharedRegistry, runtime: Arc<Runtime>, body_limit: usize) -> Self {
+        AppState {
+            registry,
+            runtime,
+            body_limit,
+            background: Background::default(),
+        }
+    }
+
     /// The serving version of plugin `name`, if it is a plugin of `kind`.
     /// The `Arc` pins that version for the whole request.
     fn plugin(&self, name: &str, kind: PluginKind) -> Result<Arc<LoadedPlugin>, ApiError> {
@@ -72,23 +82,11 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/pyrus/{plugin}", post(pyrus_bot::handle))
-        .route("/pyrus-ext/{plugin}/pulse", get(pyrus_ext::pulse))
-        .route("/pyrus-ext/{plugin}/authorize", post(pyrus_ext::authorize))
-        .route("/pyrus-ext/{plugin}/toggle", post(pyrus_ext::toggle))
-        .route("/pyrus-ext/{plugin}/event", post(pyrus_ext::event))
-        .route(
-            "/pyrus-ext/{plugin}/sendmessage",
-            post(pyrus_ext::send_message),
-        )
-        .route(
-            "/pyrus-ext/{plugin}/getavailablenumbers",
-            get(pyrus_ext::available_numbers),
-        )
-        .route("/worksection/{plugin}", post(worksection::handle))
-        // Everything else may be a rule of a generic hook plugin.
-        .fallback(hooks::handle)
+    let own = routes::ROUTES
+        .iter()
+        .fold(Router::new(), |router, r| router.route(r.path, r.handler()));
+    // Everything else may be a rule of a generic hook plugin.
+    own.fallback(hooks::handle)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(request_id::tag))

@@ -2,46 +2,38 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::AppState;
 use super::error::ApiError;
-use super::{AppState, auth, outcome};
+use super::intake::Verified;
+use crate::bindings::PyrusBotPre;
 use crate::protocol::pyrus_bot;
-use crate::runtime::{PluginKind, Prepared};
+use crate::runtime::HostState;
 
 pub async fn handle(
     State(app): State<Arc<AppState>>,
-    name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    request: Verified<PyrusBotPre<HostState>>,
 ) -> Result<Response, ApiError> {
-    let (plugin, body) = auth::accept(&app, name, PluginKind::PyrusBot, &headers, body).await?;
-    let Prepared::PyrusBot(pre) = &plugin.prepared else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not a Pyrus bot"));
-    };
-    let name = &*plugin.name;
-    let bad_request = |e| auth::bad_request(name, e);
-    let retry =
-        pyrus_bot::parse_retry(headers.get(pyrus_bot::RETRY_HEADER)).map_err(bad_request)?;
-    let event = pyrus_bot::parse_event(body, retry).map_err(bad_request)?;
-    tracing::debug!(plugin = %name, task_id = event.task_id, attempt = retry.attempt, "calling plugin");
+    let retry = pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
+    let event = pyrus_bot::parse_event(request.body, retry)?;
+    tracing::debug!(
+        task_id = event.task_id,
+        attempt = retry.attempt,
+        "calling plugin"
+    );
 
+    let plugin = &request.plugin;
     let answer = app
         .runtime
-        .call_pyrus_bot(pre, &plugin.sandbox, &event)
-        .await
-        .map_err(|e| outcome::invoke_error(name, e))?
-        .map_err(|e| outcome::plugin_error(name, e))?;
-
+        .call_pyrus_bot(&request.pre, &plugin.sandbox, &event)
+        .await??;
     Ok(match answer {
         None => StatusCode::OK.into_response(),
         Some(comment) => {
-            let json =
-                pyrus_bot::comment_json(comment).map_err(|e| outcome::bad_answer(name, e))?;
+            let json = pyrus_bot::comment_json(comment)?;
             ([(header::CONTENT_TYPE, "application/json")], json).into_response()
         }
     })

@@ -4,68 +4,53 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
+use super::AppState;
 use super::error::ApiError;
-use super::{AppState, auth, outcome};
-use crate::plugins::LoadedPlugin;
-use crate::protocol::{BadRequest, pyrus_bot, pyrus_ext};
-use crate::runtime::bindings::hookhost::plugin::pyrus_types::Retry;
-use crate::runtime::{ExtCall, PluginKind, Prepared};
+use super::intake::Verified;
+use crate::bindings::pyrus_ext::PyrusExtPre;
+use crate::protocol::pyrus_ext::{self, ExtCall};
+use crate::protocol::{BadRequest, pyrus_bot};
+use crate::runtime::HostState;
 
-/// A call that passed its checks: the plugin version it pins, the verified
-/// body, and the delivery attempt.
-type Accepted = (Arc<LoadedPlugin>, Bytes, Retry);
+type Request = Verified<PyrusExtPre<HostState>>;
 
-/// Reads, checks and parses one call; the plugin is not involved yet.
-async fn accept(
-    app: &AppState,
-    name: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Accepted, ApiError> {
-    let (plugin, body) = auth::accept(app, name, PluginKind::PyrusExt, headers, body).await?;
-    let retry = pyrus_bot::parse_retry(headers.get(pyrus_bot::RETRY_HEADER))
-        .map_err(|e| auth::bad_request(&plugin.name, e))?;
-    Ok((plugin, body, retry))
-}
-
+/// Parses the call, runs the plugin, and answers in the protocol's JSON.
 async fn call(
-    app: Arc<AppState>,
-    name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    app: &AppState,
+    request: Result<Request, ApiError>,
     parse: impl FnOnce(Bytes) -> Result<ExtCall, BadRequest>,
 ) -> Response {
-    let answered = async {
-        let (plugin, body, retry) = accept(&app, name, &headers, body).await?;
-        let request = parse(body).map_err(|e| auth::bad_request(&plugin.name, e))?;
-        let Prepared::PyrusExt(pre) = &plugin.prepared else {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not a Pyrus extension",
-            ));
-        };
-        let answer = app
-            .runtime
-            .call_pyrus_ext(pre, &plugin.sandbox, &request, retry)
-            .await
-            .map_err(|e| outcome::invoke_error(&plugin.name, e))?;
-        if let Err(e) = &answer {
-            tracing::info!(plugin = %plugin.name, error_code = pyrus_ext::error_code(e.code), "plugin answered with an error code");
-        }
-        Ok((
-            [(header::CONTENT_TYPE, "application/json")],
-            pyrus_ext::answer_json(answer),
-        )
-            .into_response())
-    };
-    answered.await.unwrap_or_else(failure)
+    answer(call_plugin(app, request, parse).await)
+}
+
+async fn call_plugin(
+    app: &AppState,
+    request: Result<Request, ApiError>,
+    parse: impl FnOnce(Bytes) -> Result<ExtCall, BadRequest>,
+) -> Result<Response, ApiError> {
+    let request = request?;
+    let retry = pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
+    let call = parse(request.body)?;
+    let answer = app
+        .runtime
+        .call_pyrus_ext(&request.pre, &request.plugin.sandbox, &call, retry)
+        .await?;
+    if let Err(e) = &answer {
+        tracing::info!(
+            error_code = pyrus_ext::error_code(e.code),
+            "plugin answered with an error code"
+        );
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        pyrus_ext::answer_json(answer),
+    )
+        .into_response())
 }
 
 /// A failure on the host's side still reads as the protocol's
@@ -91,37 +76,35 @@ fn failure(error: ApiError) -> Response {
         .into_response()
 }
 
+/// Every handler's answer, failures in the protocol's shape.
+fn answer(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(failure)
+}
+
 /// `GET /pulse`: 200 while the plugin is loaded and can be instantiated.
 pub async fn pulse(
     State(app): State<Arc<AppState>>,
-    name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    request: Result<Request, ApiError>,
 ) -> Response {
-    let answered = async {
-        let (plugin, _, _) = accept(&app, name, &headers, body).await?;
-        let Prepared::PyrusExt(pre) = &plugin.prepared else {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not a Pyrus extension",
-            ));
-        };
-        app.runtime
-            .probe_pyrus_ext(pre, &plugin.sandbox)
-            .await
-            .map_err(|e| outcome::invoke_error(&plugin.name, e))?;
-        Ok(StatusCode::OK.into_response())
-    };
-    answered.await.unwrap_or_else(failure)
+    answer(
+        async {
+            let request = request?;
+            // A bad retry header is a bad request here too.
+            pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
+            app.runtime
+                .probe_pyrus_ext(&request.pre, &request.plugin.sandbox)
+                .await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        .await,
+    )
 }
 
 pub async fn authorize(
     State(app): State<Arc<AppState>>,
-    name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    request: Result<Request, ApiError>,
 ) -> Response {
-    call(app, name, headers, body, |b| {
+    call(&app, request, |b| {
         pyrus_ext::parse_authorize(&b).map(ExtCall::Authorize)
     })
     .await
@@ -129,11 +112,9 @@ pub async fn authorize(
 
 pub async fn toggle(
     State(app): State<Arc<AppState>>,
-    name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    request: Result<Request, ApiError>,
 ) -> Response {
-    call(app, name, headers, body, |b| {
+    call(&app, request, |b| {
         pyrus_ext::parse_toggle(&b).map(ExtCall::Toggle)
     })
     .await
@@ -141,11 +122,9 @@ pub async fn toggle(
 
 pub async fn event(
     State(app): State<Arc<AppState>>,
-    name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    request: Result<Request, ApiError>,
 ) -> Response {
-    call(app, name, headers, body, |b| {
+    call(&app, request, |b| {
         pyrus_ext::parse_event(b).map(ExtCall::Event)
     })
     .await
@@ -153,11 +132,9 @@ pub async fn event(
 
 pub async fn send_message(
     State(app): State<Arc<AppState>>,
-    name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    request: Result<Request, ApiError>,
 ) -> Response {
-    call(app, name, headers, body, |b| {
+    call(&app, request, |b| {
         pyrus_ext::parse_message(&b).map(ExtCall::SendMessage)
     })
     .await
@@ -166,13 +143,11 @@ pub async fn send_message(
 /// `GET /getavailablenumbers?…`: the parameters are in the query string.
 pub async fn available_numbers(
     State(app): State<Arc<AppState>>,
-    name: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    request: Result<Request, ApiError>,
 ) -> Response {
     let query = query.unwrap_or_default();
-    call(app, name, headers, body, move |_| {
+    call(&app, request, move |_| {
         pyrus_ext::parse_numbers_query(&query).map(ExtCall::AvailableNumbers)
     })
     .await

@@ -1,8 +1,6 @@
 //! Gives every request an id: in its log span, and in the `x-request-id`
 //! response header so a sender's report can be matched to the host's log.
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -13,20 +11,16 @@ use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
 
-#[derive(Clone, Debug)]
-pub struct RequestId(Arc<str>);
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-pub async fn tag(mut req: Request, next: Next) -> Response {
-    let id = RequestId(Arc::from(uuid::Uuid::new_v4().simple().to_string()));
-    req.extensions_mut().insert(id.clone());
-    let span =
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+pub async fn tag(req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    // `plugin` is filled in once the request has found its plugin.
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        plugin = tracing::field::Empty,
+    );
     async move {
         let started = Instant::now();
         let mut res = next.run(req).await;
@@ -35,7 +29,7 @@ pub async fn tag(mut req: Request, next: Next) -> Response {
             micros = started.elapsed().as_micros() as u64,
             "answered"
         );
-        if let Ok(value) = HeaderValue::from_str(&id.0) {
+        if let Ok(value) = HeaderValue::from_str(&id) {
             res.headers_mut().insert(HEADER, value);
         }
         res

@@ -4,32 +4,33 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::AppState;
 use super::error::ApiError;
-use super::{AppState, auth};
+use super::intake::Verified;
+use crate::bindings::worksection::WorksectionPre;
 use crate::protocol::worksection;
-use crate::runtime::PluginKind;
+use crate::runtime::HostState;
 
 pub async fn handle(
     State(app): State<Arc<AppState>>,
-    name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
+    request: Verified<WorksectionPre<HostState>>,
 ) -> Result<Response, ApiError> {
-    let (plugin, body) = auth::accept(&app, name, PluginKind::Worksection, &headers, body).await?;
-    let name = &*plugin.name;
-    let delivery = worksection::parse_delivery(&body).map_err(|e| auth::bad_request(name, e))?;
+    let delivery = worksection::parse_delivery(&request.body)?;
     for why in &delivery.skipped {
-        tracing::warn!(plugin = %name, "delivery element skipped: {why}");
+        tracing::warn!("delivery element skipped: {why}");
     }
-    tracing::debug!(plugin = %name, events = delivery.events.len(), "delivery accepted");
-    app.background
-        .worksection(app.runtime.clone(), plugin, delivery.events, body.len())?;
+    tracing::debug!(events = delivery.events.len(), "delivery accepted");
+    app.background.worksection(
+        app.runtime.clone(),
+        request.plugin,
+        request.pre,
+        delivery.events,
+        request.body.len(),
+    )?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         worksection::OK_BODY,

@@ -1,4 +1,4 @@
-//! Command-line interface.
+//! The command line: subcommands and their arguments.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,32 +13,11 @@ use crate::server::DEFAULT_BODY_LIMIT;
 /// is live within a second; `hookhost routes` prints where to point the
 /// sender. Signatures are checked before a plugin sees a byte.
 #[derive(Debug, Parser)]
-#[command(name = "hookhost", version, after_long_help = AFTER_HELP)]
+#[command(name = "hookhost", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
-
-const AFTER_HELP: &str = "\
-Routes (the plugin's WIT world decides which):
-  POST /pyrus/{plugin}                  Pyrus bot; X-Pyrus-Sig = hex HMAC-SHA1(secret, body)
-  GET|POST /pyrus-ext/{plugin}/{call}   Pyrus extension: pulse, authorize, toggle, event,
-                                        sendmessage, getavailablenumbers; X-Pyrus-Sig
-  POST /worksection/{plugin}            Worksection; answers {\"status\":\"OK\"} at once
-  /hooks/{plugin}/{rule}                generic hook; the plugin declares its rules
-
-Sidecar NAME.toml (all keys optional unless the kind needs them):
-  secret = { env = \"VAR\" } | { file = \"path\" } | { value = \"...\" }
-  verify = \"github\" | \"github-sha1\" | \"standard-webhooks\" | \"stripe\" | \"slack\"
-         | \"shopify\" | \"token\" | \"basic\" | \"none\"     (generic hooks: required)
-  token_header = \"X-Gitlab-Token\"   basic_auth = { user = \"u\", password = { env = \"VAR\" } }
-  mount = \"/\"   timeout_ms = 10000   memory_mb = 64   [config] key = \"value\"
-
-Examples:
-  ECHO_BOT_SECRET=... hookhost serve --listen 0.0.0.0:8080
-  hookhost routes --plugins ./plugins
-  hookhost test /hooks/errbot-examples/example/ann/jump/
-  hookhost test /hooks/errbot-examples/github payload=%7B%7D --sign";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

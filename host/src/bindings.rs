@@ -14,9 +14,9 @@ pub mod pyrus_ext {
         world: "pyrus-ext",
         exports: { default: async },
         with: {
-            "hookhost:plugin/types": crate::runtime::bindings::hookhost::plugin::types,
-            "hookhost:plugin/host": crate::runtime::bindings::hookhost::plugin::host,
-            "hookhost:plugin/pyrus-types": crate::runtime::bindings::hookhost::plugin::pyrus_types,
+            "hookhost:plugin/types": crate::bindings::hookhost::plugin::types,
+            "hookhost:plugin/host": crate::bindings::hookhost::plugin::host,
+            "hookhost:plugin/pyrus-types": crate::bindings::hookhost::plugin::pyrus_types,
         },
     });
 }
@@ -27,8 +27,8 @@ pub mod worksection {
         world: "worksection",
         exports: { default: async },
         with: {
-            "hookhost:plugin/types": crate::runtime::bindings::hookhost::plugin::types,
-            "hookhost:plugin/host": crate::runtime::bindings::hookhost::plugin::host,
+            "hookhost:plugin/types": crate::bindings::hookhost::plugin::types,
+            "hookhost:plugin/host": crate::bindings::hookhost::plugin::host,
         },
     });
 }
@@ -39,8 +39,8 @@ pub mod http_hook {
         world: "http-hook",
         exports: { default: async },
         with: {
-            "hookhost:plugin/types": crate::runtime::bindings::hookhost::plugin::types,
-            "hookhost:plugin/host": crate::runtime::bindings::hookhost::plugin::host,
+            "hookhost:plugin/types": crate::bindings::hookhost::plugin::types,
+            "hookhost:plugin/host": crate::bindings::hookhost::plugin::host,
         },
     });
 }

@@ -7,17 +7,15 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, anyhow, bail};
-use arc_swap::ArcSwap;
 use axum::body::Body;
-use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Response, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use crate::cli::TestArgs;
-use crate::hooks::Lookup;
-use crate::plugins::{Auth, LoadedPlugin, Loader, Registry};
-use crate::runtime::Runtime;
-use crate::server::{self, AppState, Background, DEFAULT_BODY_LIMIT};
+use super::args::TestArgs;
+use super::commands::Loaded;
+use crate::plugins::{Auth, LoadedPlugin, Lookup, Registry};
+use crate::server::{self, AppState, DEFAULT_BODY_LIMIT, routes};
 use crate::verify;
 
 /// What `test` printed, and whether the answer was a success (2xx/3xx).
@@ -26,28 +24,47 @@ pub struct Outcome {
     pub success: bool,
 }
 
-pub async fn run(args: TestArgs) -> anyhow::Result<Outcome> {
-    let runtime = Runtime::with_cache(args.cache.resolve(&args.plugins)?.as_deref())?;
-    let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
-    let mut loader = Loader::new(runtime.clone(), args.plugins.clone(), registry.clone());
-    loader
-        .rescan()
+pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<Outcome> {
+    let mut report = String::new();
+    let request = build_request(args, &loaded.registry.load(), &mut report)?;
+    let state = Arc::new(AppState::new(
+        loaded.registry,
+        loaded.runtime,
+        DEFAULT_BODY_LIMIT,
+    ));
+    let response = server::router(state.clone())
+        .oneshot(request)
         .await
-        .with_context(|| format!("cannot read plugins folder {}", args.plugins.display()))?;
+        .context("the request was not answered")?;
+    let status = response.status();
+    describe_response(response, &mut report).await?;
+    // Worksection plugins run after the answer: let them finish and log.
+    state.background.drain().await;
+    Ok(Outcome {
+        report,
+        success: status.is_success() || status.is_redirection(),
+    })
+}
 
+/// The request as a sender would send it; what was added is noted in `report`.
+fn build_request(
+    args: &TestArgs,
+    registry: &Registry,
+    report: &mut String,
+) -> anyhow::Result<Request<Body>> {
     let body = read_body(args.body.as_deref())?;
-    let path = args.route.split('?').next().unwrap_or_default().to_owned();
+    let path = args.route.split('?').next().unwrap_or_default();
     if !path.starts_with('/') {
         bail!("the route must start with '/', e.g. /hooks/NAME/test");
     }
     let method = match &args.method {
         Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
             .map_err(|_| anyhow!("{m:?} is not an HTTP method"))?,
-        None => default_method(&registry.load(), &path),
+        None => default_method(registry, path),
     };
 
     let mut request = Request::builder().method(method.clone()).uri(&args.route);
-    let mut report = format!("{method} {}\n", args.route);
+    let _ = writeln!(report, "{method} {}", args.route);
     let mut has_type = false;
     for line in &args.headers {
         let (name, value) = line
@@ -63,7 +80,7 @@ pub async fn run(args: TestArgs) -> anyhow::Result<Outcome> {
         request = request.header(header::CONTENT_TYPE, detected);
     }
     if args.sign {
-        let plugin = plugin_for(&registry.load(), &path)?;
+        let plugin = plugin_for(registry, path)?;
         let (label, headers) = sign(&plugin, &body);
         let names: Vec<String> = headers.iter().map(|(n, _)| n.to_string()).collect();
         let _ = writeln!(report, "signed: {label} ({})", names.join(", "));
@@ -71,22 +88,14 @@ pub async fn run(args: TestArgs) -> anyhow::Result<Outcome> {
             request = request.header(name, value);
         }
     }
-    let request = request
+    request
         .body(Body::from(body))
-        .context("cannot build the request")?;
+        .context("cannot build the request")
+}
 
-    let state = Arc::new(AppState {
-        registry,
-        runtime,
-        body_limit: DEFAULT_BODY_LIMIT,
-        background: Background::default(),
-    });
-    let response = server::router(state.clone())
-        .oneshot(request)
-        .await
-        .context("the request was not answered")?;
-    let status = response.status();
-    let _ = writeln!(report, "\n{status}");
+/// Status, headers and body, as `test` prints them.
+async fn describe_response(response: Response<Body>, report: &mut String) -> anyhow::Result<()> {
+    let _ = writeln!(report, "\n{}", response.status());
     for (name, value) in response.headers() {
         let _ = writeln!(
             report,
@@ -110,12 +119,7 @@ pub async fn run(args: TestArgs) -> anyhow::Result<Outcome> {
     if !report.ends_with('\n') {
         report.push('\n');
     }
-    // Worksection plugins run after the answer: let them finish and log.
-    state.background.drain().await;
-    Ok(Outcome {
-        report,
-        success: status.is_success() || status.is_redirection(),
-    })
+    Ok(())
 }
 
 fn read_body(arg: Option<&str>) -> anyhow::Result<Vec<u8>> {
@@ -152,38 +156,42 @@ pub fn detect_content_type(body: &[u8]) -> Option<&'static str> {
     })
 }
 
-/// GET for routes that take only GET; POST otherwise, as senders do.
+/// The method the route takes when it takes only one (GET for a pulse);
+/// POST otherwise, as senders do.
 fn default_method(registry: &Registry, path: &str) -> Method {
-    let get_only = match path.split('/').collect::<Vec<_>>().as_slice() {
-        ["", "pyrus-ext", _, "pulse" | "getavailablenumbers"] => true,
-        ["", "pyrus" | "pyrus-ext" | "worksection", ..] => false,
-        _ => matches!(
-            registry.hooks().lookup(path, "POST"),
-            Lookup::WrongMethod { allow } if allow.iter().any(|m| m == "GET")
-        ),
-    };
+    if let Some((route, _)) = routes::takes(path) {
+        let only = routes::ROUTES
+            .iter()
+            .filter(|r| r.plugin_in(path).is_some())
+            .all(|r| r.method == route.method);
+        return if only {
+            route.method.clone()
+        } else {
+            Method::POST
+        };
+    }
+    let get_only = matches!(
+        registry.hooks().lookup(path, "POST"),
+        Lookup::WrongMethod { allow } if allow.iter().any(|m| m == "GET")
+    );
     if get_only { Method::GET } else { Method::POST }
 }
 
 /// The serving plugin a path reaches.
 fn plugin_for(registry: &Registry, path: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
-    let name = match path.split('/').collect::<Vec<_>>().as_slice() {
-        ["", "pyrus" | "pyrus-ext" | "worksection", name, ..] => (*name).to_owned(),
-        _ => {
-            // The rule's plugin, whichever method the rule takes.
-            let found = ["POST", "GET", "PUT", "PATCH", "DELETE"]
-                .into_iter()
-                .find_map(|method| match registry.hooks().lookup(path, method) {
-                    Lookup::Found { plugin, .. } => Some(plugin.clone()),
-                    _ => None,
-                });
-            return found.ok_or_else(|| {
-                anyhow!("no plugin serves {path}, so there is nothing to sign for")
+    let Some((_, name)) = routes::takes(path) else {
+        // The rule's plugin, whichever method the rule takes.
+        let found = ["POST", "GET", "PUT", "PATCH", "DELETE"]
+            .into_iter()
+            .find_map(|method| match registry.hooks().lookup(path, method) {
+                Lookup::Found { plugin, .. } => Some(plugin.clone()),
+                _ => None,
             });
-        }
+        return found
+            .ok_or_else(|| anyhow!("no plugin serves {path}, so there is nothing to sign for"));
     };
     let entry = registry
-        .get(&name)
+        .get(name)
         .ok_or_else(|| anyhow!("no plugin named {name}"))?;
     entry.serving.clone().ok_or_else(|| {
         anyhow!(

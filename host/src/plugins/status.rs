@@ -1,4 +1,4 @@
-//! The `routes` listing: where to point each sender, and whether it will work.
+//! The `routes` table: where to point each sender, and whether it will work.
 //!
 //! A running `serve` publishes its live table to a hidden status file in the
 //! plugins folder after every reload; `routes` shows that when the server is
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::Registry;
+use super::Registry;
 
 /// Hidden, so the plugins watcher ignores it.
 pub const STATUS_FILE: &str = ".hookhost-routes.json";
@@ -47,9 +47,11 @@ pub fn rows(registry: &Registry) -> Vec<Row> {
             routes => routes.to_vec(),
         };
         let version = match &entry.serving {
-            Some(p) => format!("gen {} sha256:{}", p.generation, short(&p.hash)),
-            None if entry.file_hash.is_empty() => "-".to_owned(),
-            None => format!("sha256:{}", short(&entry.file_hash)),
+            Some(p) => format!("gen {} sha256:{}", p.generation, p.hash.short()),
+            None => match &entry.file_hash {
+                Some(hash) => format!("sha256:{}", hash.short()),
+                None => "-".to_owned(),
+            },
         };
         let state = entry.state();
         for route in routes {
@@ -109,11 +111,6 @@ pub fn render(rows: &[Row]) -> String {
         out.push_str("(no plugins: drop NAME.wasm into the plugins folder)\n");
     }
     out
-}
-
-/// The first 12 hex digits of a hash, as shown to people.
-pub fn short(hash: &str) -> &str {
-    hash.get(..12).unwrap_or(hash)
 }
 
 /// Where a server serving `dir` publishes its table.

@@ -1,12 +1,18 @@
 //! Generic hooks: the request a plugin sees (with its body decoded as
 //! errbot decodes it) and the HTTP response its answer becomes.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+mod pattern;
+mod rules;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use bytes::Bytes;
 
 use super::{BadAnswer, BadRequest};
-use crate::hooks::{HookRoute, MAX_RESPONSE_HEADERS};
-use crate::runtime::bindings::hookhost::plugin::types::Field;
-use crate::runtime::bindings::http_hook::hookhost::plugin::http_types::{DecodedBody, Response};
+use crate::bindings::hookhost::plugin::types::Field;
+use crate::bindings::http_hook::hookhost::plugin::http_types::{DecodedBody, Request, Response};
+
+pub use pattern::{Pattern, RuleError, Segment, split_path};
+pub use rules::{HookRoute, MAX_RESPONSE_HEADERS, declare_routes};
 
 /// Headers the host owns: a plugin's value for them would corrupt framing.
 const HOST_OWNED: [HeaderName; 4] = [
@@ -27,6 +33,34 @@ pub fn headers(map: &HeaderMap, hidden: Option<&HeaderName>) -> Vec<Field> {
             value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
         })
         .collect()
+}
+
+/// The request a hook plugin sees for an authentic `body` that matched
+/// `route` with `params`; `hidden` is the header carrying the sender's
+/// credential, which the plugin does not get.
+pub fn request(
+    route: &HookRoute,
+    params: Vec<(String, String)>,
+    method: &Method,
+    uri: &Uri,
+    map: &HeaderMap,
+    hidden: Option<&HeaderName>,
+    body: Bytes,
+) -> Result<Request, BadRequest> {
+    Ok(Request {
+        rule: route.rule.clone(),
+        params: params
+            .into_iter()
+            .map(|(key, value)| Field { key, value })
+            .collect(),
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
+        headers: headers(map, hidden),
+        decoded: decode(route, map, &body)?,
+        // `Vec::from(Bytes)` reuses the buffer when nothing else holds it.
+        body: Vec::from(body),
+    })
 }
 
 /// Decodes the body for `route`: JSON when the content type says so,
@@ -115,8 +149,7 @@ pub fn response(answer: Option<Response>) -> Result<(StatusCode, HeaderMap, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hooks::{Pattern, declare_routes};
-    use crate::runtime::bindings::http_hook::hookhost::plugin::http_types::Route;
+    use crate::bindings::http_hook::hookhost::plugin::http_types::Route;
 
     fn route(form_param: Option<&str>, raw: bool) -> HookRoute {
         let declared = declare_routes(

@@ -1,0 +1,144 @@
+//! The three subcommands, in the order things happen: the plugins folder
+//! is loaded (one bootstrap for all three), then served, listed or tried.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+
+use super::args::{CacheArgs, Command, RoutesArgs, ServeArgs, TestArgs};
+use super::trial;
+use crate::plugins::status::{self, StatusFile};
+use crate::plugins::{self, Loader, OwnRoutes, Registry, SharedRegistry, Watcher};
+use crate::runtime::Runtime;
+use crate::server::{self, AppState, Signals, routes};
+
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    let dir = match &command {
+        Command::Serve(args) => &args.plugins,
+        Command::Routes(args) => &args.plugins,
+        Command::Test(args) => &args.plugins,
+    };
+    if !dir.is_dir() {
+        bail!(
+            "plugins folder {} does not exist (create it or pass --plugins DIR)",
+            dir.display()
+        );
+    }
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Routes(args) => list(args).await,
+        Command::Test(args) => test(args).await,
+    }
+}
+
+/// The plugins folder, loaded.
+pub struct Loaded {
+    pub runtime: Arc<Runtime>,
+    pub registry: SharedRegistry,
+    /// Set when loading with a status file: the folder is being followed.
+    pub watcher: Option<Watcher>,
+}
+
+/// Every command starts here: the engine, the registry and a first load of
+/// `dir`. With `live`, the folder is then watched, and every reload is
+/// published to that status file for `hookhost routes`.
+pub async fn load(
+    dir: &Path,
+    cache: &CacheArgs,
+    live: Option<StatusFile>,
+) -> anyhow::Result<Loaded> {
+    let runtime = Runtime::with_cache(cache.resolve(dir)?.as_deref())?;
+    let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
+    let own = OwnRoutes::new(routes::own_routes());
+    let mut loader = Loader::new(runtime.clone(), dir.to_path_buf(), registry.clone(), own);
+    let watcher = match live {
+        // The watcher loads the folder once it is watching, so no change is missed.
+        Some(status) => Some(plugins::watch(loader.publish_status(status)).await?),
+        None => {
+            loader
+                .rescan()
+                .await
+                .with_context(|| format!("cannot read plugins folder {}", dir.display()))?;
+            None
+        }
+    };
+    Ok(Loaded {
+        runtime,
+        registry,
+        watcher,
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Before anything slow: a stop signal during the first load must not
+    // kill the process the default way.
+    let signals = Signals::install().context("cannot listen for stop signals")?;
+    // Bound first so the status file can name the address; connections that
+    // arrive while the plugins load wait in the backlog.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let status = StatusFile::new(&args.plugins, format!("http://{addr}"));
+    let loaded = tokio::select! {
+        loaded = load(&args.plugins, &args.cache, Some(status.clone())) => loaded?,
+        () = signals.nth(1) => {
+            status.remove();
+            tracing::info!("stopped while loading plugins");
+            return Ok(());
+        }
+    };
+
+    tracing::info!(%addr, plugins = %args.plugins.display(), "listening");
+    // On stdout, for scripts and tests that start hookhost on port 0. A
+    // closed stdout must not stop the server.
+    let _ = writeln!(std::io::stdout(), "hookhost listening on http://{addr}");
+
+    let state = Arc::new(AppState::new(
+        loaded.registry,
+        loaded.runtime,
+        args.body_limit,
+    ));
+    let served = server::serve(listener, state, &signals).await;
+    // No reload may publish the table again after it is removed.
+    if let Some(watcher) = loaded.watcher {
+        watcher.stop().await;
+    }
+    status.remove();
+    served?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn test(args: TestArgs) -> anyhow::Result<()> {
+    let loaded = load(&args.plugins, &args.cache, None).await?;
+    let outcome = trial::run(&args, loaded).await?;
+    print!("{}", outcome.report);
+    if !outcome.success {
+        bail!("the route did not answer with a success status");
+    }
+    Ok(())
+}
+
+async fn list(args: RoutesArgs) -> anyhow::Result<()> {
+    if let Some(live) = status::read_live(&args.plugins) {
+        println!(
+            "live: hookhost pid {} serving {} on {}",
+            live.pid,
+            args.plugins.display(),
+            live.url
+        );
+        print!("{}", status::render(&live.rows));
+        return Ok(());
+    }
+    println!(
+        "dry run: no hookhost is serving {}; this is what serving it would load",
+        args.plugins.display()
+    );
+    let loaded = load(&args.plugins, &args.cache, None).await?;
+    print!("{}", status::render(&status::rows(&loaded.registry.load())));
+    Ok(())
+}

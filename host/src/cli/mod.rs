@@ -1,0 +1,87 @@
+//! The `hookhost` command: parse, set up logging, run one subcommand.
+
+mod args;
+mod commands;
+mod trial;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+use tracing_subscriber::EnvFilter;
+
+pub use args::{CacheArgs, CacheIsPluginsFolder, Cli, Command, RoutesArgs, ServeArgs, TestArgs};
+pub use trial::detect_content_type;
+
+use crate::server::routes;
+use crate::verify::Scheme;
+
+/// Runs the command line and says how it went.
+pub fn main() -> ExitCode {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match &cli.command {
+        Command::Serve(args) => init_logging("info", args.log_json),
+        // `routes` reports problems in its table; the log only adds warnings.
+        Command::Routes(_) => init_logging("warn", false),
+        // The plugin's own log lines are part of what a test shows.
+        Command::Test(_) => init_logging("info", false),
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hookhost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookhost: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--help` lists the routes from the server's own table.
+fn parse() -> Result<Cli, clap::Error> {
+    let matches = Cli::command()
+        .after_long_help(after_help())
+        .try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+fn after_help() -> String {
+    format!(
+        "{routes}
+Sidecar NAME.toml (all keys optional unless the kind needs them):
+  secret = {{ env = \"VAR\" }} | {{ file = \"path\" }} | {{ value = \"...\" }}
+  verify = {schemes}
+           (generic hooks: required; Pyrus kinds: always pyrus-sig)
+  token_header = \"X-Gitlab-Token\"   basic_auth = {{ user = \"u\", password = {{ env = \"VAR\" }} }}
+  mount = \"/\"   timeout_ms = 10000   memory_mb = 64   [config] key = \"value\"
+
+Examples:
+  ECHO_BOT_SECRET=... hookhost serve --listen 0.0.0.0:8080
+  hookhost routes --plugins ./plugins
+  hookhost test /hooks/errbot-examples/example/ann/jump/
+  hookhost test /hooks/errbot-examples/github payload=%7B%7D --sign",
+        routes = routes::help(),
+        schemes = Scheme::NAMES.join(" | "),
+    )
+}
+
+fn init_logging(default: &str, json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
