@@ -17,11 +17,6 @@ pub const MAX_MEMORY_MB: u64 = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SidecarError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{path} is not a valid sidecar: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -219,16 +214,6 @@ impl Settings {
             basic_auth,
             mount: file.mount,
         })
-    }
-
-    /// Reads the sidecar beside `wasm`; no sidecar means default settings.
-    pub fn load_for(wasm: &Path) -> Result<(Settings, Option<String>), SidecarError> {
-        let path = sidecar_path(wasm);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok((Settings::parse(&text, &path)?, Some(text))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Settings::default(), None)),
-            Err(source) => Err(SidecarError::Read { path, source }),
-        }
     }
 
     pub fn memory_mb(&self) -> u64 {
