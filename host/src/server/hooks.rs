@@ -79,9 +79,7 @@ pub async fn handle(
         .await
         .map_err(|e| outcome::invoke_error(&plugin.name, e))?
         .map_err(|e| outcome::plugin_error(&plugin.name, e))?;
-    let (status, headers, body) =
-        http_hook::response(answer).map_err(|e| outcome::bad_answer(&plugin.name, e))?;
-    Ok((status, headers, body).into_response())
+    http_hook::reply(answer).map_err(|e| outcome::bad_answer(&plugin.name, e))
 }
 
 /// The header whose value is the sender's credential, kept from the plugin.
