@@ -47,8 +47,7 @@ pub async fn handle(
         .runtime
         .call_hook(pre, &plugin.sandbox, &request)
         .await??;
-    let (status, headers, body) = http_hook::response(answer)?;
-    Ok((status, headers, body).into_response())
+    Ok(http_hook::reply(answer)?)
 }
 
 /// 405 with the methods that would do; OPTIONS is answered with them.

@@ -4,7 +4,9 @@
 mod pattern;
 mod rules;
 
+use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::IntoResponse;
 use bytes::Bytes;
 
 use super::{BadAnswer, BadRequest};
@@ -63,27 +65,65 @@ pub fn request(
     })
 }
 
-/// Decodes the body for `route`: JSON when the content type says so,
-/// form fields when form-encoded (or the route's one form parameter).
+/// What the request's `content-type` says about its body.
+#[derive(Debug, PartialEq)]
+enum Claim {
+    /// No `content-type` (or a blank one): the body may be anything.
+    Unsaid,
+    /// `text/plain`, which errbot's senders also use for JSON.
+    Text,
+    /// `application/json` or `*+json`: the body must be JSON.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// Any other type, or a value that is not visible ASCII.
+    Other,
+}
+
+fn claim(map: &HeaderMap) -> Claim {
+    let Some(value) = map.get(header::CONTENT_TYPE) else {
+        return Claim::Unsaid;
+    };
+    let Ok(value) = value.to_str() else {
+        return Claim::Other;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "" => Claim::Unsaid,
+        "text/plain" => Claim::Text,
+        "application/json" => Claim::Json,
+        "application/x-www-form-urlencoded" => Claim::Form,
+        other if other.ends_with("+json") => Claim::Json,
+        _ => Claim::Other,
+    }
+}
+
+/// Decodes the body for `route` as errbot does where that is safe: JSON
+/// when the content type says so (and then it must parse, else `400`) or
+/// when it is absent or `text/plain` and the body parses as JSON (errbot's
+/// senders and tests post JSON that way); form fields when form-encoded
+/// (or the route's one form parameter); otherwise `none`. A `raw` route
+/// is never decoded.
 pub fn decode(route: &HookRoute, map: &HeaderMap, body: &[u8]) -> Result<DecodedBody, BadRequest> {
     if route.raw || body.is_empty() {
         return Ok(DecodedBody::None);
     }
-    let mime = map
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if mime == "application/json" || mime.ends_with("+json") {
-        let text = std::str::from_utf8(body)
-            .map_err(|e| BadRequest(format!("JSON body is not UTF-8: {e}")))?;
-        serde_json::from_str::<serde::de::IgnoredAny>(text)
-            .map_err(|e| BadRequest(format!("body is not valid JSON: {e}")))?;
-        return Ok(DecodedBody::Json(text.to_owned()));
-    }
-    if mime != "application/x-www-form-urlencoded" {
-        return Ok(DecodedBody::None);
+    match claim(map) {
+        Claim::Json => {
+            let text = std::str::from_utf8(body)
+                .map_err(|e| BadRequest(format!("JSON body is not UTF-8: {e}")))?;
+            serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .map_err(|e| BadRequest(format!("body is not valid JSON: {e}")))?;
+            return Ok(DecodedBody::Json(text.to_owned()));
+        }
+        Claim::Unsaid | Claim::Text => return Ok(json_if_it_parses(body)),
+        Claim::Other => return Ok(DecodedBody::None),
+        Claim::Form => {}
     }
     let mut fields = form_urlencoded::parse(body).map(|(key, value)| Field {
         key: key.into_owned(),
@@ -104,7 +144,28 @@ pub fn decode(route: &HookRoute, map: &HeaderMap, body: &[u8]) -> Result<Decoded
     )
 }
 
-/// The plugin's answer as HTTP parts. `None` is 200 with an empty body.
+/// `json` for a body that is UTF-8 and parses as JSON, else `none` (the
+/// plugin still has the bytes).
+fn json_if_it_parses(body: &[u8]) -> DecodedBody {
+    match std::str::from_utf8(body) {
+        Ok(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+            DecodedBody::Json(text.to_owned())
+        }
+        _ => DecodedBody::None,
+    }
+}
+
+/// The plugin's answer as the HTTP response sent: [`response`]'s parts
+/// with the body as it is, so an empty body without a `content-type` goes
+/// out without one (no `application/octet-stream` is made up).
+pub fn reply(answer: Option<Response>) -> Result<axum::response::Response, BadAnswer> {
+    let (status, headers, body) = response(answer)?;
+    Ok((status, headers, Body::from(body)).into_response())
+}
+
+/// The plugin's answer as HTTP parts. `None` is 200 with an empty body and
+/// no headers; a non-empty body without a `content-type` is given
+/// `text/plain; charset=utf-8`.
 pub fn response(answer: Option<Response>) -> Result<(StatusCode, HeaderMap, Vec<u8>), BadAnswer> {
     let Some(answer) = answer else {
         return Ok((StatusCode::OK, HeaderMap::new(), Vec::new()));
@@ -254,5 +315,110 @@ mod tests {
         assert!(answer(200, many).unwrap_err().0.contains("at most"));
         assert!(answer(200, vec![("bad header", "x")]).is_err());
         assert!(answer(200, vec![("x", "a\nb")]).is_err());
+    }
+
+    #[test]
+    fn json_without_a_content_type_or_as_text_plain_is_decoded() {
+        let plain = route(None, false);
+        let json = br#"["foo", {"bar": ["baz", null, 1.0, 2]}]"#;
+        let is_json = |d: Result<DecodedBody, BadRequest>, text: &[u8]| matches!(d, Ok(DecodedBody::Json(t)) if t.as_bytes() == text);
+        // errbot's tests post JSON with no content type at all.
+        assert!(is_json(decode(&plain, &HeaderMap::new(), json), json));
+        for content_type in ["text/plain", "Text/Plain; charset=utf-8", "", " ; x=y"] {
+            assert!(
+                is_json(decode(&plain, &typed(content_type), json), json),
+                "{content_type:?}"
+            );
+        }
+        // Any JSON value, the ones errbot hands over as text too.
+        for value in [&b"{}"[..], b"[]", b"0", b"null", b"\"s\"", b" {\"a\":1}\n"] {
+            assert!(is_json(decode(&plain, &HeaderMap::new(), value), value));
+        }
+        // What does not parse is not decoded, and not refused either.
+        for body in [&b"{nope"[..], b"hi", b"a=1&b=2", b"NaN", b"\xff{}"] {
+            assert!(
+                matches!(
+                    decode(&plain, &HeaderMap::new(), body),
+                    Ok(DecodedBody::None)
+                ),
+                "{body:?}"
+            );
+            assert!(matches!(
+                decode(&plain, &typed("text/plain"), body),
+                Ok(DecodedBody::None)
+            ));
+        }
+        // Another type, or one that cannot be read, is not sniffed.
+        for content_type in ["text/html", "application/octet-stream", "application/xml"] {
+            assert!(matches!(
+                decode(&plain, &typed(content_type), json),
+                Ok(DecodedBody::None)
+            ));
+        }
+        let mut unreadable = HeaderMap::new();
+        unreadable.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_bytes(b"text/plain\xff").unwrap(),
+        );
+        assert!(matches!(
+            decode(&plain, &unreadable, json),
+            Ok(DecodedBody::None)
+        ));
+        // A raw route stays undecoded; a form-param route decodes a JSON
+        // body as any route does.
+        assert!(matches!(
+            decode(&route(None, true), &HeaderMap::new(), json),
+            Ok(DecodedBody::None)
+        ));
+        assert!(is_json(
+            decode(&route(Some("payload"), false), &HeaderMap::new(), json),
+            json
+        ));
+        // A body that claims JSON still has to be JSON.
+        for content_type in ["application/json", "application/vnd.api+json"] {
+            let err = decode(&plain, &typed(content_type), b"{nope").unwrap_err();
+            assert!(err.0.contains("not valid JSON"), "{err}");
+        }
+    }
+
+    #[test]
+    fn empty_answers_carry_no_content_type() {
+        let reply_with = |headers: Vec<(&str, &str)>, body: &[u8]| {
+            reply(Some(Response {
+                status: 200,
+                headers: headers
+                    .into_iter()
+                    .map(|(k, v)| Field {
+                        key: k.into(),
+                        value: v.into(),
+                    })
+                    .collect(),
+                body: body.to_vec(),
+            }))
+            .unwrap()
+        };
+        let size =
+            |res: &axum::response::Response| axum::body::HttpBody::size_hint(res.body()).exact();
+        let none = reply(None).unwrap();
+        assert_eq!(none.status(), StatusCode::OK);
+        assert!(none.headers().is_empty(), "{:?}", none.headers());
+        assert_eq!(size(&none), Some(0));
+
+        let headers_only = reply_with(vec![("X-Powered-By", "Errbot")], b"");
+        assert_eq!(headers_only.headers()["x-powered-by"], "Errbot");
+        assert!(!headers_only.headers().contains_key(header::CONTENT_TYPE));
+        assert_eq!(size(&headers_only), Some(0));
+
+        let text = reply_with(vec![], b"OK");
+        assert_eq!(
+            text.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(size(&text), Some(2));
+        let typed_empty = reply_with(vec![("content-type", "application/json")], b"");
+        assert_eq!(
+            typed_empty.headers()[header::CONTENT_TYPE],
+            "application/json"
+        );
     }
 }

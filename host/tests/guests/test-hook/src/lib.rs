@@ -2,7 +2,8 @@
 //! `[config] rules`, so tests can declare overlapping or odd rules, and it
 //! answers with a JSON description of the request it got. `[config] mode`
 //! picks other answers: `ok` (the default), `status`, `none`, `error`,
-//! `bad-header`, `slow` or `trap`.
+//! `bad-header`, `slow` or `trap`; `webtest` serves the routes and answers
+//! of errbot's own webhook test plugin instead (see `webtest.rs`).
 
 wit_bindgen::generate!({
     world: "http-hook",
@@ -15,10 +16,15 @@ use hookhost::plugin::http_types::{DecodedBody, Request, Response, Route};
 use hookhost::plugin::types::PluginError;
 use serde_json::{Map, Value, json};
 
+mod webtest;
+
 struct TestHook;
 
 impl Guest for TestHook {
     fn routes() -> Vec<Route> {
+        if host::get_config("mode").as_deref() == Some("webtest") {
+            return webtest::routes();
+        }
         match host::get_config("rules") {
             Some(rules) => rules.split(';').filter_map(parse_route).collect(),
             None => vec![
@@ -80,6 +86,7 @@ impl Guest for TestHook {
                 Ok(Some(describe(&request)))
             }
             "trap" => panic!("test-hook was told to trap"),
+            "webtest" => webtest::handle(&request),
             other => Err(PluginError::Internal(format!("unknown mode {other}"))),
         }
     }
