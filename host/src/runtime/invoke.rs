@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
+use super::prepare::World;
 use super::state::HostState;
 use crate::bindings::PyrusBotPre;
 use crate::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
@@ -82,14 +83,23 @@ impl Runtime {
         store
     }
 
-    /// Runs `call` in a fresh store under the sandbox's memory cap and deadline.
-    async fn run<T>(
+    /// Instantiates `pre` in a fresh store and runs `call` on the instance,
+    /// under the sandbox's memory cap and deadline.
+    async fn run<W: World, T>(
         &self,
+        pre: &W,
         sandbox: &Sandbox,
-        call: impl AsyncFnOnce(&mut Store<HostState>) -> Result<T, Stage>,
+        call: impl AsyncFnOnce(W::Instance, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, InvokeError> {
         let mut store = self.new_store(sandbox);
-        let outcome = tokio::time::timeout(sandbox.timeout, call(&mut store)).await;
+        let outcome = tokio::time::timeout(sandbox.timeout, async {
+            let instance = pre
+                .instantiate(&mut store)
+                .await
+                .map_err(Stage::Instantiate)?;
+            call(instance, &mut store).await.map_err(Stage::Call)
+        })
+        .await;
         classify(outcome, &store, sandbox)
     }
 
@@ -100,15 +110,9 @@ impl Runtime {
         sandbox: &Sandbox,
         event: &BotEvent,
     ) -> Result<Result<Option<Comment>, PluginError>, InvokeError> {
-        self.run(sandbox, async |store| {
-            let bot = pre
-                .instantiate_async(&mut *store)
-                .await
-                .map_err(Stage::Instantiate)?;
-            bot.hookhost_plugin_pyrus_bot_handler()
-                .call_handle(store, event)
-                .await
-                .map_err(Stage::Call)
+        self.run(pre, sandbox, async |bot, store| {
+            let handler = bot.hookhost_plugin_pyrus_bot_handler();
+            handler.call_handle(store, event).await
         })
         .await
     }
@@ -119,13 +123,7 @@ impl Runtime {
         pre: &PyrusExtPre<HostState>,
         sandbox: &Sandbox,
     ) -> Result<(), InvokeError> {
-        self.run(sandbox, async |store| {
-            pre.instantiate_async(store)
-                .await
-                .map(drop)
-                .map_err(Stage::Instantiate)
-        })
-        .await
+        self.run(pre, sandbox, async |_, _| Ok(())).await
     }
 
     /// Runs one Pyrus extension call.
@@ -136,35 +134,30 @@ impl Runtime {
         call: &ExtCall,
         retry: Retry,
     ) -> Result<Result<ExtAnswer, ExtError>, InvokeError> {
-        self.run(sandbox, async |store| {
-            let ext = pre
-                .instantiate_async(&mut *store)
-                .await
-                .map_err(Stage::Instantiate)?;
+        self.run(pre, sandbox, async |ext, store| {
             let handler = ext.hookhost_plugin_pyrus_ext_handler();
-            let answer = match call {
+            Ok(match call {
                 ExtCall::Authorize(request) => handler
                     .call_authorize(store, request, retry)
-                    .await
-                    .map(|r| r.map(ExtAnswer::Account)),
+                    .await?
+                    .map(ExtAnswer::Account),
                 ExtCall::Toggle(request) => handler
                     .call_toggle(store, request, retry)
-                    .await
-                    .map(|r| r.map(|()| ExtAnswer::Done)),
+                    .await?
+                    .map(|()| ExtAnswer::Done),
                 ExtCall::Event(event) => handler
                     .call_event(store, event, retry)
-                    .await
-                    .map(|r| r.map(|()| ExtAnswer::Done)),
+                    .await?
+                    .map(|()| ExtAnswer::Done),
                 ExtCall::SendMessage(message) => handler
                     .call_send_message(store, message, retry)
-                    .await
-                    .map(|r| r.map(|()| ExtAnswer::Done)),
+                    .await?
+                    .map(|()| ExtAnswer::Done),
                 ExtCall::AvailableNumbers(auth) => handler
                     .call_available_numbers(store, auth, retry)
-                    .await
-                    .map(|r| r.map(ExtAnswer::Numbers)),
-            };
-            answer.map_err(Stage::Call)
+                    .await?
+                    .map(ExtAnswer::Numbers),
+            })
         })
         .await
     }
@@ -176,16 +169,9 @@ impl Runtime {
         sandbox: &Sandbox,
         event: &WsEvent,
     ) -> Result<Result<(), PluginError>, InvokeError> {
-        self.run(sandbox, async |store| {
-            let plugin = pre
-                .instantiate_async(&mut *store)
-                .await
-                .map_err(Stage::Instantiate)?;
-            plugin
-                .hookhost_plugin_worksection_handler()
-                .call_handle(store, event)
-                .await
-                .map_err(Stage::Call)
+        self.run(pre, sandbox, async |plugin, store| {
+            let handler = plugin.hookhost_plugin_worksection_handler();
+            handler.call_handle(store, event).await
         })
         .await
     }
@@ -196,16 +182,11 @@ impl Runtime {
         pre: &HttpHookPre<HostState>,
         sandbox: &Sandbox,
     ) -> Result<Vec<HookRoute>, InvokeError> {
-        self.run(sandbox, async |store| {
-            let plugin = pre
-                .instantiate_async(&mut *store)
-                .await
-                .map_err(Stage::Instantiate)?;
+        self.run(pre, sandbox, async |plugin, store| {
             plugin
                 .hookhost_plugin_http_handler()
                 .call_routes(store)
                 .await
-                .map_err(Stage::Call)
         })
         .await
     }
@@ -217,16 +198,9 @@ impl Runtime {
         sandbox: &Sandbox,
         request: &HookRequest,
     ) -> Result<Result<Option<HookResponse>, PluginError>, InvokeError> {
-        self.run(sandbox, async |store| {
-            let plugin = pre
-                .instantiate_async(&mut *store)
-                .await
-                .map_err(Stage::Instantiate)?;
-            plugin
-                .hookhost_plugin_http_handler()
-                .call_handle(store, request)
-                .await
-                .map_err(Stage::Call)
+        self.run(pre, sandbox, async |plugin, store| {
+            let handler = plugin.hookhost_plugin_http_handler();
+            handler.call_handle(store, request).await
         })
         .await
     }

@@ -1,14 +1,14 @@
 //! A component becomes a plugin: its kind is the hookhost interface it
 //! exports, and it is pre-linked against the host once, at load.
 
-use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
 
 use super::state::HostState;
-use crate::bindings::PyrusBotPre;
-use crate::bindings::http_hook::HttpHookPre;
-use crate::bindings::pyrus_ext::PyrusExtPre;
-use crate::bindings::worksection::WorksectionPre;
+use crate::bindings::http_hook::{HttpHook, HttpHookPre};
+use crate::bindings::pyrus_ext::{PyrusExt, PyrusExtPre};
+use crate::bindings::worksection::{Worksection, WorksectionPre};
+use crate::bindings::{PyrusBot, PyrusBotPre};
 use crate::protocol::PluginKind;
 
 /// A component linked against the host and ready to instantiate per request.
@@ -32,29 +32,41 @@ impl Prepared {
 }
 
 /// One world's pre-linked component type, so a route can ask for exactly
-/// the kind it serves and get it typed.
+/// the kind it serves and get it typed, and every call instantiates alike.
 pub trait World: Clone + Send + Sync + 'static {
     const KIND: PluginKind;
+    type Instance: Send;
     fn from_prepared(prepared: &Prepared) -> Option<&Self>;
+    fn instantiate(
+        &self,
+        store: &mut Store<HostState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Instance>> + Send;
 }
 
 macro_rules! world {
-    ($pre:ident, $variant:ident) => {
+    ($pre:ident, $instance:ident, $variant:ident) => {
         impl World for $pre<HostState> {
             const KIND: PluginKind = PluginKind::$variant;
+            type Instance = $instance;
             fn from_prepared(prepared: &Prepared) -> Option<&Self> {
                 match prepared {
                     Prepared::$variant(pre) => Some(pre),
                     _ => None,
                 }
             }
+            fn instantiate(
+                &self,
+                store: &mut Store<HostState>,
+            ) -> impl Future<Output = wasmtime::Result<$instance>> + Send {
+                self.instantiate_async(store)
+            }
         }
     };
 }
-world!(PyrusBotPre, PyrusBot);
-world!(PyrusExtPre, PyrusExt);
-world!(WorksectionPre, Worksection);
-world!(HttpHookPre, HttpHook);
+world!(PyrusBotPre, PyrusBot, PyrusBot);
+world!(PyrusExtPre, PyrusExt, PyrusExt);
+world!(WorksectionPre, Worksection, Worksection);
+world!(HttpHookPre, HttpHook, HttpHook);
 
 /// Why a component cannot be a plugin. Deterministic for given bytes.
 #[derive(Debug, Clone, thiserror::Error)]
