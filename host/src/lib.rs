@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod hooks;
 pub mod logtext;
+pub mod outbound;
 pub mod plugins;
 pub mod protocol;
 pub mod routes;
