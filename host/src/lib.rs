@@ -15,6 +15,7 @@
 pub mod bindings;
 pub mod cli;
 pub mod logtext;
+pub mod outbound;
 pub mod plugins;
 pub mod protocol;
 pub mod runtime;
