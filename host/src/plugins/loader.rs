@@ -222,15 +222,15 @@ impl Loader {
             routes: kind.routes(name, &mount),
             verify: Some(declared_scheme(kind, &settings)),
         };
-        let auth = match authenticate(kind, name, &settings) {
-            Ok(auth) => auth,
+        let verifier = match authenticate(kind, name, &settings) {
+            Ok(verifier) => verifier,
             Err(problem) => {
                 tracing::warn!(plugin = name, %kind, "plugin not served: {problem}");
                 entry.problem = Some(problem);
                 return entry;
             }
         };
-        entry.verify = Some(auth.label());
+        entry.verify = Some(verifier.scheme().to_string());
 
         let sandbox = Sandbox {
             plugin: Arc::from(name),
@@ -268,7 +268,7 @@ impl Loader {
             name: Arc::from(name),
             sandbox,
             prepared,
-            auth,
+            verifier,
             hook_routes,
             hash: hash.to_owned(),
             generation: self.generation,
@@ -322,7 +322,7 @@ fn kept_or_failed(
 /// be set up.
 fn declared_scheme(kind: PluginKind, settings: &Settings) -> String {
     if kind.pyrus_signed() {
-        return "pyrus-sig".to_owned();
+        return crate::verify::Scheme::PyrusSig.to_string();
     }
     match (&settings.verify, &settings.basic_auth) {
         (Some(scheme), _) => scheme.clone(),

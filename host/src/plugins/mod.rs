@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::hooks::HookRoute;
 use crate::runtime::{Prepared, Sandbox};
 
-pub use auth::{Auth, DEFAULT_TOKEN_HEADER};
+pub use auth::DEFAULT_TOKEN_HEADER;
 pub use loader::Loader;
 pub use registry::{PluginEntry, Registry, SharedRegistry};
 pub use sidecar::Secret;
@@ -26,7 +26,7 @@ pub struct LoadedPlugin {
     pub prepared: Prepared,
     pub sandbox: Sandbox,
     /// The check every request passes before its body is parsed.
-    pub auth: Auth,
+    pub verifier: crate::verify::Verifier,
     /// A generic hook plugin's rules under its mount point; empty otherwise.
     pub hook_routes: Vec<HookRoute>,
     /// SHA-256 of the `.wasm` file, hex.

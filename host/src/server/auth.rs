@@ -13,10 +13,9 @@ use bytes::Bytes;
 use super::AppState;
 use super::body::read_limited;
 use super::error::ApiError;
-use crate::plugins::{Auth, LoadedPlugin};
+use crate::plugins::LoadedPlugin;
 use crate::protocol::BadRequest;
 use crate::runtime::PluginKind;
-use crate::verify;
 
 /// What every `/{protocol}/{plugin}` route does before parsing: find the
 /// serving plugin of `kind` (pinned for the whole request), read the body
@@ -46,26 +45,13 @@ pub fn bad_request(plugin: &str, e: BadRequest) -> ApiError {
 }
 
 pub fn check(plugin: &LoadedPlugin, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    let checked = match &plugin.auth {
-        Auth::PyrusSig(secret) => {
-            // Two signatures: which one was meant? Refuse, as the other schemes do.
-            let mut values = headers.get_all(verify::pyrus::HEADER).iter();
-            match (values.next(), values.next()) {
-                (first, None) => verify::pyrus::verify(secret.expose(), first, body),
-                _ => Err(verify::VerifyError::Malformed(verify::pyrus::HEADER)),
-            }
-        }
-        Auth::Verifier(verifier) => verifier.verify(headers, body, SystemTime::now()),
+    let Err(e) = plugin.verifier.verify(headers, body, SystemTime::now()) else {
+        return Ok(());
     };
-    checked.map_err(|e| {
-        tracing::warn!(plugin = %plugin.name, "request rejected: {e}");
-        let refused = ApiError::new(StatusCode::UNAUTHORIZED, e.to_string());
-        match &plugin.auth {
-            Auth::Verifier(v) => match v.challenge() {
-                Some((name, value)) => refused.with_header(name, value),
-                None => refused,
-            },
-            Auth::PyrusSig(_) => refused,
-        }
+    tracing::warn!(plugin = %plugin.name, "request rejected: {e}");
+    let refused = ApiError::new(StatusCode::UNAUTHORIZED, e.to_string());
+    Err(match plugin.verifier.challenge() {
+        Some((name, value)) => refused.with_header(name, value),
+        None => refused,
     })
 }

@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::body::read_limited;
 use super::error::ApiError;
 use super::{AppState, auth, outcome};
 use crate::hooks::Lookup;
-use crate::plugins::{Auth, LoadedPlugin};
 use crate::protocol::http_hook;
 use crate::runtime::bindings::hookhost::plugin::types::Field;
 use crate::runtime::bindings::http_hook::hookhost::plugin::http_types::Request;
@@ -67,7 +66,7 @@ pub async fn handle(
         method: method.as_str().to_owned(),
         path: path.to_owned(),
         query: uri.query().unwrap_or_default().to_owned(),
-        headers: http_hook::headers(&headers, credential_header(plugin)),
+        headers: http_hook::headers(&headers, plugin.verifier.credential_header()),
         // `Vec::from(Bytes)` reuses the buffer when nothing else holds it.
         body: Vec::from(body),
         decoded,
@@ -82,14 +81,6 @@ pub async fn handle(
     let (status, headers, body) =
         http_hook::response(answer).map_err(|e| outcome::bad_answer(&plugin.name, e))?;
     Ok((status, headers, body).into_response())
-}
-
-/// The header whose value is the sender's credential, kept from the plugin.
-fn credential_header(plugin: &LoadedPlugin) -> Option<&HeaderName> {
-    match &plugin.auth {
-        Auth::Verifier(verifier) => verifier.credential_header(),
-        Auth::PyrusSig(_) => None,
-    }
 }
 
 /// A path under `/hooks/{plugin}` for a plugin that exists but is not
