@@ -8,15 +8,14 @@ use std::time::SystemTime;
 
 use anyhow::{Context, anyhow, bail};
 use axum::body::Body;
-use axum::http::{HeaderName, HeaderValue, Method, Request, Response, header};
+use axum::http::{HeaderName, Method, Request, Response, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::args::TestArgs;
 use super::commands::Loaded;
-use crate::plugins::{Auth, LoadedPlugin, Lookup, Registry};
+use crate::plugins::{LoadedPlugin, Lookup, Registry};
 use crate::server::{self, AppState, DEFAULT_BODY_LIMIT, routes};
-use crate::verify;
 
 /// What `test` printed, and whether the answer was a success (2xx/3xx).
 pub struct Outcome {
@@ -81,9 +80,10 @@ fn build_request(
     }
     if args.sign {
         let plugin = plugin_for(registry, path)?;
-        let (label, headers) = sign(&plugin, &body);
+        let headers = plugin.verifier.sign(&body, SystemTime::now());
         let names: Vec<String> = headers.iter().map(|(n, _)| n.to_string()).collect();
-        let _ = writeln!(report, "signed: {label} ({})", names.join(", "));
+        let scheme = plugin.verifier.scheme();
+        let _ = writeln!(report, "signed: {scheme} ({})", names.join(", "));
         for (name, value) in headers {
             request = request.header(name, value);
         }
@@ -199,23 +199,6 @@ fn plugin_for(registry: &Registry, path: &str) -> anyhow::Result<Arc<LoadedPlugi
             entry.problem.as_deref().unwrap_or("unknown reason")
         )
     })
-}
-
-fn sign(plugin: &LoadedPlugin, body: &[u8]) -> (String, Vec<(HeaderName, HeaderValue)>) {
-    match &plugin.auth {
-        Auth::PyrusSig(secret) => {
-            let signature = verify::pyrus::sign(secret.expose(), body);
-            let value = HeaderValue::from_str(&signature).unwrap_or(HeaderValue::from_static(""));
-            (
-                "pyrus-sig".to_owned(),
-                vec![(HeaderName::from_static("x-pyrus-sig"), value)],
-            )
-        }
-        Auth::Verifier(verifier) => (
-            verifier.scheme().to_string(),
-            verifier.sign(body, SystemTime::now()),
-        ),
-    }
 }
 
 #[cfg(test)]

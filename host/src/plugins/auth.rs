@@ -10,38 +10,23 @@ use crate::verify::{Credentials, Scheme, Verifier};
 /// The header the `token` scheme reads when the sidecar names none.
 pub const DEFAULT_TOKEN_HEADER: &str = "x-webhook-token";
 
-/// The check every request to a plugin passes before its body is parsed.
-pub enum Auth {
-    /// `X-Pyrus-Sig`: HMAC-SHA1 with the plugin's secret.
-    PyrusSig(super::Secret),
-    Verifier(Verifier),
-}
-
-impl Auth {
-    /// The scheme's name, for `routes`.
-    pub fn label(&self) -> String {
-        match self {
-            Auth::PyrusSig(_) => "pyrus-sig".to_owned(),
-            Auth::Verifier(v) => v.scheme().to_string(),
-        }
-    }
-
-    /// The header carrying the sender's credential, kept from the plugin.
-    pub fn credential_header(&self) -> Option<&HeaderName> {
-        match self {
-            Auth::Verifier(verifier) => verifier.credential_header(),
-            Auth::PyrusSig(_) => None,
-        }
-    }
-}
-
-/// Builds the check, or says why the plugin cannot be served.
-pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result<Auth, String> {
+/// The check every request to a plugin passes before its body is parsed, or
+/// why the plugin cannot be served.
+pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result<Verifier, String> {
     if settings.mount.is_some() && kind != PluginKind::HttpHook {
         return Err(format!(
             "`mount` applies to generic hook plugins only; {name} is a {kind} plugin"
         ));
     }
+    let scheme = scheme(kind, name, settings)?;
+    refuse_unused(scheme, settings)?;
+    let credentials = credentials(scheme, kind, name, settings)?;
+    Verifier::new(scheme, credentials).map_err(|e| format!("verify = \"{scheme}\": {e}"))
+}
+
+/// The scheme the kind or the sidecar says, which for generic hooks must be
+/// said explicitly, `"none"` included.
+fn scheme(kind: PluginKind, name: &str, settings: &Settings) -> Result<Scheme, String> {
     if kind.pyrus_signed() {
         if settings.verify.is_some()
             || settings.basic_auth.is_some()
@@ -51,9 +36,8 @@ pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result
                 "a {kind} plugin is always checked with X-Pyrus-Sig: remove `verify`/`basic_auth` from {name}.toml"
             ));
         }
-        return Ok(Auth::PyrusSig(secret(kind, name, &settings.secret)?));
+        return Ok(Scheme::PyrusSig);
     }
-
     let scheme = match (kind, settings.verify.as_deref()) {
         (PluginKind::Worksection, None) if settings.basic_auth.is_some() => Scheme::Basic,
         (PluginKind::Worksection, None) => {
@@ -74,8 +58,12 @@ pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result
             "Worksection only sends HTTP basic auth: use `basic_auth = {{ … }}` or `verify = \"none\"`, not {scheme}"
         ));
     }
-    // A key the scheme ignores is a misunderstanding waiting to become an
-    // open door (a `secret` beside `verify = "none"` protects nothing).
+    Ok(scheme)
+}
+
+/// A key the scheme ignores is a misunderstanding waiting to become an open
+/// door (a `secret` beside `verify = "none"` protects nothing).
+fn refuse_unused(scheme: Scheme, settings: &Settings) -> Result<(), String> {
     if scheme != Scheme::Basic && settings.basic_auth.is_some() {
         return Err(format!(
             "basic_auth is set but verify = \"{scheme}\": use verify = \"basic\""
@@ -91,27 +79,19 @@ pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result
             "`secret` is set but verify = \"{scheme}\" does not use it: remove it or choose a signature scheme"
         ));
     }
+    Ok(())
+}
 
-    let credentials = match scheme {
+fn credentials(
+    scheme: Scheme,
+    kind: PluginKind,
+    name: &str,
+    settings: &Settings,
+) -> Result<Credentials, String> {
+    let secret = || secret(kind, name, &settings.secret);
+    Ok(match scheme {
         Scheme::None => Credentials::None,
-        Scheme::Basic => {
-            let Some(basic) = &settings.basic_auth else {
-                return Err(format!(
-                    "verify = \"basic\" needs `basic_auth = {{ user = \"…\", password = {{ env = \"VAR\" }} }}` in {name}.toml"
-                ));
-            };
-            let password = match &basic.password {
-                SecretState::Ready(p) => p.expose().to_vec(),
-                SecretState::Unusable(why) => {
-                    return Err(format!("basic_auth password unusable: {why}"));
-                }
-                SecretState::Absent => return Err("basic_auth has no password".to_owned()),
-            };
-            Credentials::Basic {
-                user: basic.user.clone(),
-                password: password.into(),
-            }
-        }
+        Scheme::Basic => basic(name, settings)?,
         Scheme::Token => {
             let header = settings
                 .token_header
@@ -119,17 +99,30 @@ pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result
                 .unwrap_or(DEFAULT_TOKEN_HEADER);
             let header = HeaderName::from_bytes(header.as_bytes())
                 .map_err(|_| format!("token_header {header:?} is not a header name"))?;
-            let token = secret(kind, name, &settings.secret)?;
             Credentials::Token {
                 header,
-                token: token.expose().into(),
+                token: secret()?.expose().into(),
             }
         }
-        _ => Credentials::Secret(secret(kind, name, &settings.secret)?.expose().into()),
+        _ => Credentials::Secret(secret()?.expose().into()),
+    })
+}
+
+fn basic(name: &str, settings: &Settings) -> Result<Credentials, String> {
+    let Some(basic) = &settings.basic_auth else {
+        return Err(format!(
+            "verify = \"basic\" needs `basic_auth = {{ user = \"…\", password = {{ env = \"VAR\" }} }}` in {name}.toml"
+        ));
     };
-    Verifier::new(scheme, credentials)
-        .map(Auth::Verifier)
-        .map_err(|e| format!("verify = \"{scheme}\": {e}"))
+    let password = match &basic.password {
+        SecretState::Ready(p) => p.expose().to_vec(),
+        SecretState::Unusable(why) => return Err(format!("basic_auth password unusable: {why}")),
+        SecretState::Absent => return Err("basic_auth has no password".to_owned()),
+    };
+    Ok(Credentials::Basic {
+        user: basic.user.clone(),
+        password: password.into(),
+    })
 }
 
 fn secret(kind: PluginKind, name: &str, state: &SecretState) -> Result<super::Secret, String> {

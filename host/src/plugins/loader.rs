@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::auth::{Auth, authenticate};
+use super::auth::authenticate;
 use super::hook_routing::hook_table;
 use super::registry::{PluginEntry, Registry, SharedRegistry};
 use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
@@ -16,6 +16,7 @@ use super::{LoadedPlugin, OwnRoutes, StatusFile};
 use crate::protocol::PluginKind;
 use crate::protocol::http_hook::{HookRoute, Pattern, declare_routes};
 use crate::runtime::{FileHash, LoadError, Prepared, Runtime, Sandbox};
+use crate::verify::Verifier;
 
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
 
@@ -234,15 +235,15 @@ impl Loader {
             routes: self.listed(kind, name, &settings),
             verify: Some(declared_scheme(kind, &settings)),
         };
-        let auth = match authenticate(kind, name, &settings) {
-            Ok(auth) => auth,
+        let verifier = match authenticate(kind, name, &settings) {
+            Ok(verifier) => verifier,
             Err(problem) => {
                 tracing::warn!(plugin = name, %kind, "plugin not served: {problem}");
                 entry.problem = Some(problem);
                 return entry;
             }
         };
-        entry.verify = Some(auth.label());
+        entry.verify = Some(verifier.scheme().to_string());
 
         let sandbox = Sandbox {
             plugin: Arc::from(name),
@@ -264,7 +265,7 @@ impl Loader {
         if !hook_routes.is_empty() {
             entry.routes = hook_routes.iter().map(|r| r.describe()).collect();
         }
-        let plugin = self.loaded(name, prepared, sandbox, auth, hook_routes, hash);
+        let plugin = self.loaded(name, prepared, sandbox, verifier, hook_routes, hash);
         entry.serving = Some(Arc::new(plugin));
         entry
     }
@@ -309,7 +310,7 @@ impl Loader {
         name: &str,
         prepared: Prepared,
         sandbox: Sandbox,
-        auth: Auth,
+        verifier: Verifier,
         hook_routes: Vec<HookRoute>,
         hash: &FileHash,
     ) -> LoadedPlugin {
@@ -318,7 +319,7 @@ impl Loader {
             name: Arc::from(name),
             sandbox,
             prepared,
-            auth,
+            verifier,
             hook_routes,
             hash: hash.clone(),
             generation: self.generation,
@@ -396,7 +397,7 @@ fn kept_or_failed(
 /// be set up.
 fn declared_scheme(kind: PluginKind, settings: &Settings) -> String {
     if kind.pyrus_signed() {
-        return "pyrus-sig".to_owned();
+        return crate::verify::Scheme::PyrusSig.to_string();
     }
     match (&settings.verify, &settings.basic_auth) {
         (Some(scheme), _) => scheme.clone(),

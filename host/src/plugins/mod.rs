@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use crate::protocol::http_hook::HookRoute;
 use crate::runtime::{FileHash, Prepared, Sandbox};
+use crate::verify::Verifier;
 
-pub use auth::{Auth, DEFAULT_TOKEN_HEADER};
+pub use auth::DEFAULT_TOKEN_HEADER;
 pub use hook_table::{HookTable, Lookup};
 pub use loader::Loader;
 pub use own_routes::{OwnRoute, OwnRoutes};
@@ -32,7 +33,7 @@ pub struct LoadedPlugin {
     pub prepared: Prepared,
     pub sandbox: Sandbox,
     /// The check every request passes before its body is parsed.
-    pub auth: Auth,
+    pub verifier: Verifier,
     /// A generic hook plugin's rules under its mount point; empty otherwise.
     pub hook_routes: Vec<HookRoute>,
     pub hash: FileHash,

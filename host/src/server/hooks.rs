@@ -40,7 +40,7 @@ pub async fn handle(
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such route"));
     };
     let body = verified_body(&app, plugin, &headers, body).await?;
-    let hidden = plugin.auth.credential_header();
+    let hidden = plugin.verifier.credential_header();
     let request = http_hook::request(route, params, &method, &uri, &headers, hidden, body)?;
     tracing::debug!(rule = %route.rule, "calling plugin");
     let answer = app

@@ -3,6 +3,7 @@
 //! within the limit, and check the sender over the raw bytes.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -10,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 
 use super::AppState;
-use super::auth;
 use super::body::read_limited;
 use super::error::ApiError;
 use crate::plugins::LoadedPlugin;
@@ -62,6 +62,13 @@ pub async fn verified_body(
 ) -> Result<Bytes, ApiError> {
     tracing::Span::current().record("plugin", &*plugin.name);
     let body = read_limited(body, app.body_limit).await?;
-    auth::check(plugin, headers, &body)?;
-    Ok(body)
+    let Err(e) = plugin.verifier.verify(headers, &body, SystemTime::now()) else {
+        return Ok(body);
+    };
+    tracing::warn!("request rejected: {e}");
+    let refused = ApiError::new(StatusCode::UNAUTHORIZED, e.to_string());
+    Err(match plugin.verifier.challenge() {
+        Some((name, value)) => refused.with_header(name, value),
+        None => refused,
+    })
 }

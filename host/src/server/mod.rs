@@ -1,6 +1,5 @@
 //! HTTP: the router, per-request plumbing, and graceful shutdown.
 
-mod auth;
 mod background;
 mod body;
 mod error;

@@ -1,8 +1,10 @@
 //! HTTP basic auth (RFC 7617): `Authorization: Basic base64(user:password)`.
 //! User and password are each compared as SHA-256 digests in constant time,
 //! and both comparisons always run, so the timing does not show which one
-//! was wrong, nor how long either is. A 401 should carry
-//! [`Basic::challenge`] (`Verifier::challenge` returns it).
+//! was wrong, nor how long either is. A 401 should carry the challenge
+//! (`Verifier::challenge` returns it).
+
+use std::time::SystemTime;
 
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -10,10 +12,10 @@ use base64::Engine as _;
 
 use super::VerifyError;
 use super::common::{BASE64, digest, same_digest, single};
+use super::verifier::{Check, Credentials, Unfit};
 
 const HEADER: &str = "Authorization";
 
-#[derive(Clone)]
 pub(super) struct Basic {
     user: [u8; 32],
     password: [u8; 32],
@@ -21,32 +23,35 @@ pub(super) struct Basic {
     value: HeaderValue,
 }
 
-impl Basic {
-    pub(super) fn new(user: &str, password: &[u8]) -> Result<Basic, &'static str> {
+impl Check for Basic {
+    fn prepare(credentials: Credentials) -> Result<Basic, Unfit> {
+        let Credentials::Basic { user, password } = credentials else {
+            return Err(Unfit::Kind);
+        };
         if user.is_empty() {
-            return Err("the user is empty");
+            return Err("the user is empty".into());
         }
         if user.contains(':') {
-            return Err("the user contains ':', which basic auth cannot carry");
+            return Err("the user contains ':', which basic auth cannot carry".into());
         }
         if password.is_empty() {
-            return Err("the password is empty");
+            return Err("the password is empty".into());
         }
         if user.chars().any(char::is_control) || password.iter().any(u8::is_ascii_control) {
-            return Err("the user or password contains control characters");
+            return Err("the user or password contains control characters".into());
         }
-        let credentials = [user.as_bytes(), b":", password].concat();
+        let credentials = [user.as_bytes(), b":", &password].concat();
         let mut value = HeaderValue::try_from(format!("Basic {}", BASE64.encode(credentials)))
             .map_err(|_| "the user or password cannot be encoded")?;
         value.set_sensitive(true);
         Ok(Basic {
             user: digest(user.as_bytes()),
-            password: digest(password),
+            password: digest(&password),
             value,
         })
     }
 
-    pub(super) fn verify(&self, headers: &HeaderMap) -> Result<(), VerifyError> {
+    fn verify(&self, headers: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyError> {
         let malformed = VerifyError::Malformed(HEADER);
         let value = single(headers, HEADER)?.as_bytes();
         let (scheme, rest) = value.split_at_checked(6).ok_or(malformed.clone())?;
@@ -68,16 +73,21 @@ impl Basic {
         }
     }
 
-    pub(super) fn sign(&self) -> (HeaderName, HeaderValue) {
-        (AUTHORIZATION, self.value.clone())
+    fn sign(&self, _: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        vec![(AUTHORIZATION, self.value.clone())]
+    }
+
+    fn credential_header(&self) -> Option<&HeaderName> {
+        static NAME: HeaderName = AUTHORIZATION;
+        Some(&NAME)
     }
 
     /// `WWW-Authenticate: Basic realm="hookhost"`, for 401 answers.
-    pub(super) fn challenge() -> (HeaderName, HeaderValue) {
-        (
+    fn challenge(&self) -> Option<(HeaderName, HeaderValue)> {
+        Some((
             WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"hookhost\""),
-        )
+        ))
     }
 }
 
@@ -144,7 +154,7 @@ mod tests {
         let v = verifier("Aladdin", "open sesame");
         assert_eq!(
             v.verify(&HeaderMap::new(), b"", now()),
-            Err(VerifyError::Missing(HEADER))
+            Err(VerifyError::Missing(HEADER.into()))
         );
         for bad in [
             "",

@@ -1,9 +1,11 @@
 //! Pieces the schemes share: reading one header, timestamps, constant-time
 //! comparisons and encodings.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::header::AsHeaderName;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha2::{Digest, Sha256};
@@ -23,18 +25,47 @@ pub(super) const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// The one value of header `name`. Absent is `Missing`; sent twice is
+/// The one value of `header`. Absent is `Missing`; sent twice is
 /// `Malformed`, since it is then unclear which one the sender signed.
-pub(super) fn single<'a>(
-    headers: &'a HeaderMap,
-    name: &'static str,
-) -> Result<&'a HeaderValue, VerifyError> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next().ok_or(VerifyError::Missing(name))?;
+pub(super) fn single(headers: &HeaderMap, header: impl Named) -> Result<&HeaderValue, VerifyError> {
+    let mut values = headers.get_all(header).iter();
+    let first = values
+        .next()
+        .ok_or_else(|| VerifyError::Missing(header.spelled()))?;
     if values.next().is_some() {
-        return Err(VerifyError::Malformed(name));
+        return Err(VerifyError::Malformed(header.label()));
     }
     Ok(first)
+}
+
+/// A header [`single`] reads, and how its errors name it.
+pub(super) trait Named: AsHeaderName + Copy {
+    fn spelled(self) -> Cow<'static, str>;
+    fn label(self) -> &'static str;
+}
+
+/// A scheme's own header, spelled as its sender documents it.
+impl Named for &'static str {
+    fn spelled(self) -> Cow<'static, str> {
+        self.into()
+    }
+
+    fn label(self) -> &'static str {
+        self
+    }
+}
+
+/// The token scheme's `token_header`, known only from the sidecar.
+impl Named for &HeaderName {
+    fn spelled(self) -> Cow<'static, str> {
+        self.as_str().to_owned().into()
+    }
+
+    /// `Malformed` takes a `'static` name, which this header lacks; only the
+    /// token scheme reads such a header.
+    fn label(self) -> &'static str {
+        "token"
+    }
 }
 
 /// The header's text, trimmed; anything but visible ASCII is `Malformed`.
@@ -205,8 +236,11 @@ pub(super) mod tests {
     fn single_rejects_absent_and_repeated() {
         let map = headers(&[("a", "1"), ("b", "1"), ("b", "2")]);
         assert_eq!(single(&map, "A").map(|v| v.as_bytes()), Ok(&b"1"[..]));
-        assert_eq!(single(&map, "C"), Err(VerifyError::Missing("C")));
+        assert_eq!(single(&map, "C"), Err(VerifyError::Missing("C".into())));
         assert_eq!(single(&map, "B"), Err(VerifyError::Malformed("B")));
+        let (b, c) = (HeaderName::from_static("b"), HeaderName::from_static("c"));
+        assert_eq!(single(&map, &c), Err(VerifyError::Missing("c".into())));
+        assert_eq!(single(&map, &b), Err(VerifyError::Malformed("token")));
     }
 
     #[test]

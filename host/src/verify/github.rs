@@ -4,31 +4,52 @@
 //! accepted. GitHub sends one signature per header, so there is no key
 //! rotation within a request; the same header twice is malformed.
 
+use std::time::SystemTime;
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
-use sha1::Sha1;
-use sha2::Sha256;
 
 use super::VerifyError;
 use super::common::{header_value, single, text};
+use super::verifier::{Check, Credentials, Unfit, hmac_key};
 
 pub(super) const HEADER_SHA256: &str = "X-Hub-Signature-256";
 pub(super) const HEADER_SHA1: &str = "X-Hub-Signature";
 
-pub(super) fn verify_sha256(
-    mac: &Hmac<Sha256>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), VerifyError> {
-    check(mac.clone(), headers, HEADER_SHA256, "sha256=", body)
+/// The `github` scheme.
+pub(super) struct Sha256(Hmac<sha2::Sha256>);
+
+/// The `github-sha1` scheme.
+pub(super) struct Sha1(Hmac<sha1::Sha1>);
+
+impl Check for Sha256 {
+    fn prepare(credentials: Credentials) -> Result<Sha256, Unfit> {
+        hmac_key(credentials).map(Sha256)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
+        check(self.0.clone(), headers, HEADER_SHA256, "sha256=", body)
+    }
+
+    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let name = HeaderName::from_static("x-hub-signature-256");
+        vec![sign(self.0.clone(), name, "sha256=", body)]
+    }
 }
 
-pub(super) fn verify_sha1(
-    mac: &Hmac<Sha1>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), VerifyError> {
-    check(mac.clone(), headers, HEADER_SHA1, "sha1=", body)
+impl Check for Sha1 {
+    fn prepare(credentials: Credentials) -> Result<Sha1, Unfit> {
+        hmac_key(credentials).map(Sha1)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
+        check(self.0.clone(), headers, HEADER_SHA1, "sha1=", body)
+    }
+
+    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let name = HeaderName::from_static("x-hub-signature");
+        vec![sign(self.0.clone(), name, "sha1=", body)]
+    }
 }
 
 fn check<M: Mac>(
@@ -54,20 +75,9 @@ fn check<M: Mac>(
         .map_err(|_| VerifyError::Mismatch(name))
 }
 
-pub(super) fn sign_sha256(mac: &Hmac<Sha256>, body: &[u8]) -> (HeaderName, HeaderValue) {
-    let tag = mac.clone().chain_update(body).finalize().into_bytes();
-    (
-        HeaderName::from_static("x-hub-signature-256"),
-        header_value(format!("sha256={}", hex::encode(tag))),
-    )
-}
-
-pub(super) fn sign_sha1(mac: &Hmac<Sha1>, body: &[u8]) -> (HeaderName, HeaderValue) {
-    let tag = mac.clone().chain_update(body).finalize().into_bytes();
-    (
-        HeaderName::from_static("x-hub-signature"),
-        header_value(format!("sha1={}", hex::encode(tag))),
-    )
+fn sign<M: Mac>(mac: M, name: HeaderName, prefix: &str, body: &[u8]) -> (HeaderName, HeaderValue) {
+    let tag = mac.chain_update(body).finalize().into_bytes();
+    (name, header_value(format!("{prefix}{}", hex::encode(tag))))
 }
 
 #[cfg(test)]
@@ -121,12 +131,12 @@ mod tests {
         let both = headers(&[(HEADER_SHA256, DOC_SHA256)]);
         assert_eq!(
             v.verify(&both, DOC_BODY, now()),
-            Err(VerifyError::Missing(HEADER_SHA1))
+            Err(VerifyError::Missing(HEADER_SHA1.into()))
         );
         let sha256 = verifier(Scheme::Github, DOC_SECRET);
         assert_eq!(
             sha256.verify(&request, DOC_BODY, now()),
-            Err(VerifyError::Missing(HEADER_SHA256))
+            Err(VerifyError::Missing(HEADER_SHA256.into()))
         );
     }
 
@@ -151,7 +161,7 @@ mod tests {
                 |value: &str, body: &[u8]| v.verify(&headers(&[(name, value)]), body, now());
             assert_eq!(
                 v.verify(&HeaderMap::new(), DOC_BODY, now()),
-                Err(VerifyError::Missing(name))
+                Err(VerifyError::Missing(name.into()))
             );
             let (prefix, digits) = good.split_once('=').unwrap();
             for bad in [

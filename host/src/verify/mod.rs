@@ -1,15 +1,15 @@
 //! Signature checks over the raw request bytes, one file per scheme. Every
 //! check runs before the body is parsed and compares in constant time.
 //!
-//! Pyrus bots use [`pyrus`] directly. Generic webhook plugins name a scheme in
-//! their sidecar (`verify = "github"`, …); the loader builds one [`Verifier`]
-//! per plugin from that [`Scheme`] and its [`Credentials`], and the handler
-//! calls [`Verifier::verify`] on every request.
+//! Every plugin has one [`Verifier`], built at load from its [`Scheme`] and
+//! [`Credentials`]: Pyrus bots and extensions always `pyrus-sig`, generic
+//! webhook plugins what their sidecar names (`verify = "github"`, …). The
+//! handlers call [`Verifier::verify`] on every request.
 
 mod basic;
 mod common;
 mod github;
-pub mod pyrus;
+mod pyrus;
 mod shopify;
 mod slack;
 mod standard_webhooks;
@@ -17,7 +17,7 @@ mod stripe;
 mod token;
 mod verifier;
 
-use axum::http::HeaderName;
+use std::borrow::Cow;
 
 pub use common::TOLERANCE;
 pub use verifier::{ConfigError, Credentials, Scheme, Verifier};
@@ -26,12 +26,10 @@ pub use verifier::{ConfigError, Credentials, Scheme, Verifier};
 /// safe to send back: they never include the secret or the expected value.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
+    /// Spelled as the sender documents it (`X-Pyrus-Sig`), or in lower case
+    /// for the `token_header` a sidecar names.
     #[error("missing {0} header")]
-    Missing(&'static str),
-    /// A header named in the plugin's sidecar (the `token` scheme's
-    /// `token_header`) is missing.
-    #[error("missing {0} header")]
-    MissingHeader(HeaderName),
+    Missing(Cow<'static, str>),
     #[error("{0} header is malformed")]
     Malformed(&'static str),
     #[error("{0} does not match the request body")]

@@ -1,90 +1,100 @@
-//! `X-Pyrus-Sig`: HMAC-SHA1 of the raw body keyed with the bot's secret, in
-//! hex. Pyrus's own samples emit upper- and lower-case hex; both are accepted.
+//! Pyrus: `X-Pyrus-Sig: <hex>`, the HMAC-SHA1 of the raw body keyed with the
+//! bot's or extension's secret. Pyrus's own samples emit upper- and
+//! lower-case hex; both are accepted. One signature per request, so the same
+//! header twice is malformed.
 
-use axum::http::HeaderValue;
+use std::time::SystemTime;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 use super::VerifyError;
+use super::common::{header_value, single};
+use super::verifier::{Check, Credentials, Unfit, hmac_key};
 
-pub const HEADER: &str = "X-Pyrus-Sig";
+const HEADER: &str = "X-Pyrus-Sig";
 
-pub fn verify(
-    secret: &[u8],
-    signature: Option<&HeaderValue>,
-    body: &[u8],
-) -> Result<(), VerifyError> {
-    let signature = signature.ok_or(VerifyError::Missing(HEADER))?;
-    // `hex` decodes either case; a wrong length or a non-hex digit is malformed.
-    let claimed = hex::decode(signature.as_bytes().trim_ascii())
-        .map_err(|_| VerifyError::Malformed(HEADER))?;
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(secret).map_err(|_| VerifyError::Mismatch(HEADER))?;
-    mac.update(body);
-    // `verify_slice` compares in constant time (and rejects truncated tags).
-    mac.verify_slice(&claimed)
-        .map_err(|_| VerifyError::Mismatch(HEADER))
-}
+pub(super) struct PyrusSig(Hmac<Sha1>);
 
-/// The header value Pyrus would send for `body`, for `hookhost test --sign`.
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
-    match Hmac::<Sha1>::new_from_slice(secret) {
-        Ok(mut mac) => {
-            mac.update(body);
-            hex::encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
+impl Check for PyrusSig {
+    fn prepare(credentials: Credentials) -> Result<PyrusSig, Unfit> {
+        hmac_key(credentials).map(PyrusSig)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
+        // `hex` decodes either case; a wrong length or a non-hex digit is
+        // malformed, while no digits at all is merely a tag that cannot match.
+        let claimed = hex::decode(single(headers, HEADER)?.as_bytes().trim_ascii())
+            .map_err(|_| VerifyError::Malformed(HEADER))?;
+        // Constant time; a truncated tag does not match.
+        self.0
+            .clone()
+            .chain_update(body)
+            .verify_slice(&claimed)
+            .map_err(|_| VerifyError::Mismatch(HEADER))
+    }
+
+    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let tag = self.0.clone().chain_update(body).finalize().into_bytes();
+        vec![(
+            HeaderName::from_static("x-pyrus-sig"),
+            header_value(hex::encode(tag)),
+        )]
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::common::tests::{at, headers};
+    use super::super::{Scheme, Verifier};
     use super::*;
 
     // Computed independently: python3 -c "import hmac,hashlib;
     // print(hmac.new(b'secret', b'{}', hashlib.sha1).hexdigest())"
     const SIG_OF_EMPTY_OBJECT: &str = "5d61605c3feea9799210ddcb71307d4ba264225f";
 
-    fn header(s: &str) -> HeaderValue {
-        HeaderValue::from_str(s).unwrap()
+    fn verifier(secret: &str) -> Verifier {
+        let secret = Credentials::Secret(secret.as_bytes().into());
+        Verifier::new(Scheme::PyrusSig, secret).unwrap()
+    }
+
+    fn sign(v: &Verifier, body: &[u8]) -> String {
+        let signed = v.sign(body, at(0));
+        assert_eq!(signed[0].0, HEADER);
+        signed[0].1.to_str().unwrap().to_owned()
+    }
+
+    /// `v`'s verdict on `body` sent with these `X-Pyrus-Sig` values.
+    fn check(v: &Verifier, signatures: &[&str], body: &[u8]) -> Result<(), VerifyError> {
+        let pairs: Vec<_> = signatures.iter().map(|sig| (HEADER, *sig)).collect();
+        v.verify(&headers(&pairs), body, at(0))
     }
 
     #[test]
-    fn sign_matches_python_hmac() {
-        assert_eq!(sign(b"secret", b"{}"), SIG_OF_EMPTY_OBJECT);
+    fn sign_matches_python_hmac_and_either_case_verifies() {
+        let v = verifier("secret");
+        assert_eq!(sign(&v, b"{}"), SIG_OF_EMPTY_OBJECT);
+        assert_eq!(check(&v, &[SIG_OF_EMPTY_OBJECT], b"{}"), Ok(()));
+        let upper = SIG_OF_EMPTY_OBJECT.to_uppercase();
+        assert_eq!(check(&v, &[&upper], b"{}"), Ok(()));
     }
 
     #[test]
-    fn accepts_either_case() {
-        let sig = sign(b"k", b"body");
-        assert_eq!(verify(b"k", Some(&header(&sig)), b"body"), Ok(()));
-        let upper = sig.to_uppercase();
-        assert_eq!(verify(b"k", Some(&header(&upper)), b"body"), Ok(()));
-    }
-
-    #[test]
-    fn rejects_missing_malformed_truncated_and_wrong() {
-        let sig = sign(b"k", b"body");
-        assert_eq!(
-            verify(b"k", None, b"body"),
-            Err(VerifyError::Missing(HEADER))
-        );
-        assert_eq!(
-            verify(b"k", Some(&header("zz")), b"body"),
-            Err(VerifyError::Malformed(HEADER))
-        );
-        assert_eq!(
-            verify(b"k", Some(&header(&sig[..38])), b"body"),
-            Err(VerifyError::Mismatch(HEADER))
-        );
-        assert_eq!(
-            verify(b"other", Some(&header(&sig)), b"body"),
-            Err(VerifyError::Mismatch(HEADER))
-        );
-        assert_eq!(
-            verify(b"k", Some(&header(&sig)), b"body!"),
-            Err(VerifyError::Mismatch(HEADER))
-        );
+    fn rejects_missing_repeated_malformed_truncated_and_wrong() {
+        let v = verifier("k");
+        let sig = sign(&v, b"body");
+        let missing = check(&v, &[], b"body").unwrap_err();
+        assert_eq!(missing, VerifyError::Missing(HEADER.into()));
+        assert_eq!(missing.to_string(), "missing X-Pyrus-Sig header");
+        // Two signatures, even if one is right: which one was meant?
+        let malformed = Err(VerifyError::Malformed(HEADER));
+        assert_eq!(check(&v, &[&sig, &sig], b"body"), malformed);
+        assert_eq!(check(&v, &["zz"], b"body"), malformed);
+        let mismatch = Err(VerifyError::Mismatch(HEADER));
+        assert_eq!(check(&v, &[&sig[..38]], b"body"), mismatch);
+        assert_eq!(check(&v, &[""], b"body"), mismatch);
+        assert_eq!(check(&verifier("other"), &[&sig], b"body"), mismatch);
+        assert_eq!(check(&v, &[&sig], b"body!"), mismatch);
     }
 }

@@ -2,6 +2,8 @@
 //! body keyed with the app's client secret (or the store's webhook signing
 //! secret), as bytes. No timestamp is signed and one signature is sent.
 
+use std::time::SystemTime;
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -9,32 +11,38 @@ use sha2::Sha256;
 
 use super::VerifyError;
 use super::common::{BASE64, header_value, single, text};
+use super::verifier::{Check, Credentials, Unfit, hmac_key};
 
 const HEADER: &str = "X-Shopify-Hmac-Sha256";
 
-pub(super) fn verify(
-    mac: &Hmac<Sha256>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), VerifyError> {
-    let claimed = BASE64
-        .decode(text(single(headers, HEADER)?, HEADER)?)
-        .ok()
-        .filter(|tag| !tag.is_empty())
-        .ok_or(VerifyError::Malformed(HEADER))?;
-    let mut mac = mac.clone();
-    mac.update(body);
-    // Constant time; a tag of the wrong length does not match.
-    mac.verify_slice(&claimed)
-        .map_err(|_| VerifyError::Mismatch(HEADER))
-}
+pub(super) struct Shopify(Hmac<Sha256>);
 
-pub(super) fn sign(mac: &Hmac<Sha256>, body: &[u8]) -> (HeaderName, HeaderValue) {
-    let tag = mac.clone().chain_update(body).finalize().into_bytes();
-    (
-        HeaderName::from_static("x-shopify-hmac-sha256"),
-        header_value(BASE64.encode(tag)),
-    )
+impl Check for Shopify {
+    fn prepare(credentials: Credentials) -> Result<Shopify, Unfit> {
+        hmac_key(credentials).map(Shopify)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
+        let claimed = BASE64
+            .decode(text(single(headers, HEADER)?, HEADER)?)
+            .ok()
+            .filter(|tag| !tag.is_empty())
+            .ok_or(VerifyError::Malformed(HEADER))?;
+        // Constant time; a tag of the wrong length does not match.
+        self.0
+            .clone()
+            .chain_update(body)
+            .verify_slice(&claimed)
+            .map_err(|_| VerifyError::Mismatch(HEADER))
+    }
+
+    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let tag = self.0.clone().chain_update(body).finalize().into_bytes();
+        vec![(
+            HeaderName::from_static("x-shopify-hmac-sha256"),
+            header_value(BASE64.encode(tag)),
+        )]
+    }
 }
 
 #[cfg(test)]
@@ -89,7 +97,7 @@ mod tests {
         let v = verifier(SECRET);
         assert_eq!(
             v.verify(&HeaderMap::new(), BODY, now()),
-            Err(VerifyError::Missing(HEADER))
+            Err(VerifyError::Missing(HEADER.into()))
         );
         let hex = "2e7c1d64f2c16dd8e40703c3fe50cbd7fad81066f2fc61cfb4bd5a007e83c637";
         for bad in [

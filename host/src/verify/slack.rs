@@ -11,54 +11,57 @@ use sha2::Sha256;
 
 use super::VerifyError;
 use super::common::{check_fresh, header_value, parse_timestamp, single, text, unix_seconds};
+use super::verifier::{Check, Credentials, Unfit, hmac_key};
 
 const SIGNATURE: &str = "X-Slack-Signature";
 const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
 
-pub(super) fn verify(
-    mac: &Hmac<Sha256>,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: SystemTime,
-) -> Result<(), VerifyError> {
-    let timestamp = text(single(headers, TIMESTAMP)?, TIMESTAMP)?;
-    let seconds = parse_timestamp(timestamp, TIMESTAMP)?;
-    let claimed = text(single(headers, SIGNATURE)?, SIGNATURE)?
-        .strip_prefix("v0=")
-        .and_then(|digits| hex::decode(digits).ok())
-        .filter(|tag| !tag.is_empty())
-        .ok_or(VerifyError::Malformed(SIGNATURE))?;
-    check_fresh(seconds, now, TIMESTAMP)?;
-    let mut mac = mac.clone();
-    for part in [b"v0:", timestamp.as_bytes(), b":", body] {
-        mac.update(part);
+pub(super) struct Slack(Hmac<Sha256>);
+
+impl Check for Slack {
+    fn prepare(credentials: Credentials) -> Result<Slack, Unfit> {
+        hmac_key(credentials).map(Slack)
     }
-    // Constant time; a tag of the wrong length does not match.
-    mac.verify_slice(&claimed)
-        .map_err(|_| VerifyError::Mismatch(SIGNATURE))
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
+        let timestamp = text(single(headers, TIMESTAMP)?, TIMESTAMP)?;
+        let seconds = parse_timestamp(timestamp, TIMESTAMP)?;
+        let claimed = text(single(headers, SIGNATURE)?, SIGNATURE)?
+            .strip_prefix("v0=")
+            .and_then(|digits| hex::decode(digits).ok())
+            .filter(|tag| !tag.is_empty())
+            .ok_or(VerifyError::Malformed(SIGNATURE))?;
+        check_fresh(seconds, now, TIMESTAMP)?;
+        // Constant time; a tag of the wrong length does not match.
+        mac_over(&self.0, timestamp, body)
+            .verify_slice(&claimed)
+            .map_err(|_| VerifyError::Mismatch(SIGNATURE))
+    }
+
+    fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let timestamp = unix_seconds(now).to_string();
+        let tag = mac_over(&self.0, &timestamp, body).finalize().into_bytes();
+        let signature = format!("v0={}", hex::encode(tag));
+        vec![
+            (
+                HeaderName::from_static("x-slack-request-timestamp"),
+                header_value(timestamp),
+            ),
+            (
+                HeaderName::from_static("x-slack-signature"),
+                header_value(signature),
+            ),
+        ]
+    }
 }
 
-pub(super) fn sign(
-    mac: &Hmac<Sha256>,
-    body: &[u8],
-    now: SystemTime,
-) -> Vec<(HeaderName, HeaderValue)> {
-    let timestamp = unix_seconds(now).to_string();
+/// The HMAC state over `"v0:{timestamp}:{body}"`.
+fn mac_over(mac: &Hmac<Sha256>, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = mac.clone();
     for part in [b"v0:", timestamp.as_bytes(), b":", body] {
         mac.update(part);
     }
-    let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
-    vec![
-        (
-            HeaderName::from_static("x-slack-request-timestamp"),
-            header_value(timestamp),
-        ),
-        (
-            HeaderName::from_static("x-slack-signature"),
-            header_value(signature),
-        ),
-    ]
+    mac
 }
 
 #[cfg(test)]
@@ -115,12 +118,12 @@ trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
         let only_sig = headers(&[(SIGNATURE, DOC_SIG)]);
         assert_eq!(
             v.verify(&only_sig, DOC_BODY, at(DOC_TS)),
-            Err(VerifyError::Missing(TIMESTAMP))
+            Err(VerifyError::Missing(TIMESTAMP.into()))
         );
         let only_ts = headers(&[(TIMESTAMP, "1531420618")]);
         assert_eq!(
             v.verify(&only_ts, DOC_BODY, at(DOC_TS)),
-            Err(VerifyError::Missing(SIGNATURE))
+            Err(VerifyError::Missing(SIGNATURE.into()))
         );
         let digits = &DOC_SIG[3..];
         for bad in [

@@ -20,14 +20,17 @@ use super::VerifyError;
 use super::common::{
     BASE64, check_fresh, header_value, matches_any, parse_timestamp, single, text, unix_seconds,
 };
+use super::verifier::{Check, Credentials, Unfit, keyed, secret};
 
 const ID: &str = "webhook-id";
 const TIMESTAMP: &str = "webhook-timestamp";
 const SIGNATURE: &str = "webhook-signature";
 const PREFIX: &[u8] = b"whsec_";
 
+pub(super) struct StandardWebhooks(Hmac<Sha256>);
+
 /// The HMAC key from the secret as configured. The reason never quotes it.
-pub(super) fn decode_secret(secret: &[u8]) -> Result<Vec<u8>, &'static str> {
+fn decode_secret(secret: &[u8]) -> Result<Vec<u8>, &'static str> {
     let encoded = secret.strip_prefix(PREFIX).unwrap_or(secret);
     let key = BASE64
         .decode(encoded)
@@ -38,34 +41,48 @@ pub(super) fn decode_secret(secret: &[u8]) -> Result<Vec<u8>, &'static str> {
     Ok(key)
 }
 
-pub(super) fn verify(
-    mac: &Hmac<Sha256>,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: SystemTime,
-) -> Result<(), VerifyError> {
-    let id = text(single(headers, ID)?, ID)?;
-    if id.is_empty() {
-        return Err(VerifyError::Malformed(ID));
+impl Check for StandardWebhooks {
+    fn prepare(credentials: Credentials) -> Result<StandardWebhooks, Unfit> {
+        let key = decode_secret(&secret(credentials)?)?;
+        keyed(&key).map(StandardWebhooks)
     }
-    let timestamp = text(single(headers, TIMESTAMP)?, TIMESTAMP)?;
-    let seconds = parse_timestamp(timestamp, TIMESTAMP)?;
-    let candidates: Vec<Vec<u8>> = text(single(headers, SIGNATURE)?, SIGNATURE)?
-        .split(' ')
-        .filter_map(|entry| entry.split_once(','))
-        .filter(|(version, _)| *version == "v1")
-        .filter_map(|(_, signature)| BASE64.decode(signature).ok())
-        .filter(|tag| !tag.is_empty())
-        .collect();
-    if candidates.is_empty() {
-        return Err(VerifyError::Malformed(SIGNATURE));
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
+        let id = text(single(headers, ID)?, ID)?;
+        if id.is_empty() {
+            return Err(VerifyError::Malformed(ID));
+        }
+        let timestamp = text(single(headers, TIMESTAMP)?, TIMESTAMP)?;
+        let seconds = parse_timestamp(timestamp, TIMESTAMP)?;
+        let candidates: Vec<Vec<u8>> = text(single(headers, SIGNATURE)?, SIGNATURE)?
+            .split(' ')
+            .filter_map(|entry| entry.split_once(','))
+            .filter(|(version, _)| *version == "v1")
+            .filter_map(|(_, signature)| BASE64.decode(signature).ok())
+            .filter(|tag| !tag.is_empty())
+            .collect();
+        if candidates.is_empty() {
+            return Err(VerifyError::Malformed(SIGNATURE));
+        }
+        check_fresh(seconds, now, TIMESTAMP)?;
+        let expected = tag(&self.0, id, timestamp, body);
+        if matches_any(&expected, candidates.iter().map(Vec::as_slice)) {
+            Ok(())
+        } else {
+            Err(VerifyError::Mismatch(SIGNATURE))
+        }
     }
-    check_fresh(seconds, now, TIMESTAMP)?;
-    let expected = tag(mac, id, timestamp, body);
-    if matches_any(&expected, candidates.iter().map(Vec::as_slice)) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch(SIGNATURE))
+
+    /// A fresh `msg_<uuid>` id, `now` as the timestamp, one `v1` signature.
+    fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let timestamp = unix_seconds(now).to_string();
+        let signature = format!("v1,{}", BASE64.encode(tag(&self.0, &id, &timestamp, body)));
+        vec![
+            (HeaderName::from_static(ID), header_value(id)),
+            (HeaderName::from_static(TIMESTAMP), header_value(timestamp)),
+            (HeaderName::from_static(SIGNATURE), header_value(signature)),
+        ]
     }
 }
 
@@ -75,22 +92,6 @@ fn tag(mac: &Hmac<Sha256>, id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
         mac.update(part);
     }
     mac.finalize().into_bytes().to_vec()
-}
-
-/// A fresh `msg_<uuid>` id, `now` as the timestamp, one `v1` signature.
-pub(super) fn sign(
-    mac: &Hmac<Sha256>,
-    body: &[u8],
-    now: SystemTime,
-) -> Vec<(HeaderName, HeaderValue)> {
-    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-    let timestamp = unix_seconds(now).to_string();
-    let signature = format!("v1,{}", BASE64.encode(tag(mac, &id, &timestamp, body)));
-    vec![
-        (HeaderName::from_static(ID), header_value(id)),
-        (HeaderName::from_static(TIMESTAMP), header_value(timestamp)),
-        (HeaderName::from_static(SIGNATURE), header_value(signature)),
-    ]
 }
 
 #[cfg(test)]
@@ -222,7 +223,7 @@ mod tests {
         ] {
             assert_eq!(
                 v.verify(&headers(&pairs), BODY, at(TS)),
-                Err(VerifyError::Missing(name))
+                Err(VerifyError::Missing(name.into()))
             );
         }
         for bad_ts in ["", "1614265330.5", "-1614265330", "soon", "0x6037"] {

@@ -15,42 +15,55 @@ use super::VerifyError;
 use super::common::{
     check_fresh, header_value, matches_any, parse_timestamp, single, text, unix_seconds,
 };
+use super::verifier::{Check, Credentials, Unfit, hmac_key};
 
 const HEADER: &str = "Stripe-Signature";
 /// For `Stale`: "Stripe-Signature timestamp is outside the 5-minute tolerance".
 const TIMESTAMP: &str = "Stripe-Signature timestamp";
 
-pub(super) fn verify(
-    mac: &Hmac<Sha256>,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: SystemTime,
-) -> Result<(), VerifyError> {
-    let malformed = VerifyError::Malformed(HEADER);
-    let mut timestamp = None;
-    let mut candidates = Vec::new();
-    for item in text(single(headers, HEADER)?, HEADER)?.split(',') {
-        let (key, value) = item.trim().split_once('=').ok_or(malformed.clone())?;
-        match key {
-            // Two `t`s would leave it unclear which one was signed.
-            "t" if timestamp.replace(value).is_some() => return Err(malformed),
-            "t" => {}
-            // An entry that is not hex cannot match; others still may.
-            "v1" => candidates.extend(hex::decode(value).ok().filter(|tag| !tag.is_empty())),
-            _ => {}
+pub(super) struct Stripe(Hmac<Sha256>);
+
+impl Check for Stripe {
+    fn prepare(credentials: Credentials) -> Result<Stripe, Unfit> {
+        hmac_key(credentials).map(Stripe)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
+        let malformed = VerifyError::Malformed(HEADER);
+        let mut timestamp = None;
+        let mut candidates = Vec::new();
+        for item in text(single(headers, HEADER)?, HEADER)?.split(',') {
+            let (key, value) = item.trim().split_once('=').ok_or(malformed.clone())?;
+            match key {
+                // Two `t`s would leave it unclear which one was signed.
+                "t" if timestamp.replace(value).is_some() => return Err(malformed),
+                "t" => {}
+                // An entry that is not hex cannot match; others still may.
+                "v1" => candidates.extend(hex::decode(value).ok().filter(|tag| !tag.is_empty())),
+                _ => {}
+            }
+        }
+        let timestamp = timestamp.ok_or(malformed.clone())?;
+        let seconds = parse_timestamp(timestamp, HEADER)?;
+        if candidates.is_empty() {
+            return Err(malformed);
+        }
+        check_fresh(seconds, now, TIMESTAMP)?;
+        let expected = tag(&self.0, timestamp, body);
+        if matches_any(&expected, candidates.iter().map(Vec::as_slice)) {
+            Ok(())
+        } else {
+            Err(VerifyError::Mismatch(HEADER))
         }
     }
-    let timestamp = timestamp.ok_or(malformed.clone())?;
-    let seconds = parse_timestamp(timestamp, HEADER)?;
-    if candidates.is_empty() {
-        return Err(malformed);
-    }
-    check_fresh(seconds, now, TIMESTAMP)?;
-    let expected = tag(mac, timestamp, body);
-    if matches_any(&expected, candidates.iter().map(Vec::as_slice)) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch(HEADER))
+
+    fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let timestamp = unix_seconds(now).to_string();
+        let signature = hex::encode(tag(&self.0, &timestamp, body));
+        vec![(
+            HeaderName::from_static("stripe-signature"),
+            header_value(format!("t={timestamp},v1={signature}")),
+        )]
     }
 }
 
@@ -60,15 +73,6 @@ fn tag(mac: &Hmac<Sha256>, timestamp: &str, body: &[u8]) -> Vec<u8> {
         mac.update(part);
     }
     mac.finalize().into_bytes().to_vec()
-}
-
-pub(super) fn sign(mac: &Hmac<Sha256>, body: &[u8], now: SystemTime) -> (HeaderName, HeaderValue) {
-    let timestamp = unix_seconds(now).to_string();
-    let signature = hex::encode(tag(mac, &timestamp, body));
-    (
-        HeaderName::from_static("stripe-signature"),
-        header_value(format!("t={timestamp},v1={signature}")),
-    )
 }
 
 #[cfg(test)]
@@ -152,7 +156,7 @@ mod tests {
         let v = verifier(SECRET);
         assert_eq!(
             v.verify(&HeaderMap::new(), BODY, at(TS)),
-            Err(VerifyError::Missing(HEADER))
+            Err(VerifyError::Missing(HEADER.into()))
         );
         for bad in [
             String::new(),

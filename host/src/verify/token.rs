@@ -9,17 +9,19 @@
 //! constant time, so neither the token's length nor the position of the
 //! first differing byte shows in the timing.
 
+use std::time::SystemTime;
+
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::VerifyError;
-use super::common::{digest, same_digest};
+use super::common::{digest, same_digest, single};
+use super::verifier::{Check, Credentials, Unfit};
 
 /// Names the token in errors without quoting it: "token not accepted".
 const TOKEN: &str = "token";
 const AUTHORIZATION_NAME: &str = "Authorization";
 
-#[derive(Clone)]
 pub(super) struct Token {
     header: HeaderName,
     /// `header` is `Authorization`, so the value is `Bearer <token>`.
@@ -29,47 +31,39 @@ pub(super) struct Token {
     value: HeaderValue,
 }
 
-impl Token {
-    pub(super) fn new(header: HeaderName, token: &[u8]) -> Result<Token, &'static str> {
+impl Check for Token {
+    fn prepare(credentials: Credentials) -> Result<Token, Unfit> {
+        let Credentials::Token { header, token } = credentials else {
+            return Err(Unfit::Kind);
+        };
         if token.is_empty() {
-            return Err("the token is empty");
+            return Err("the token is empty".into());
         }
         if token.first().is_some_and(is_space) || token.last().is_some_and(is_space) {
             // HTTP drops such whitespace in transit: the token could never match.
-            return Err("the token starts or ends with whitespace");
+            return Err("the token starts or ends with whitespace".into());
         }
         let bearer = header == AUTHORIZATION;
         let mut value = if bearer {
-            HeaderValue::from_bytes(&[b"Bearer ", token].concat())
+            HeaderValue::from_bytes(&[b"Bearer ", &token[..]].concat())
         } else {
-            HeaderValue::from_bytes(token)
+            HeaderValue::from_bytes(&token)
         }
         .map_err(|_| "the token has characters a header cannot carry")?;
         value.set_sensitive(true);
         Ok(Token {
             header,
             bearer,
-            digest: digest(token),
+            digest: digest(&token),
             value,
         })
     }
 
-    pub(super) fn header(&self) -> &HeaderName {
-        &self.header
-    }
-
-    pub(super) fn verify(&self, headers: &HeaderMap) -> Result<(), VerifyError> {
+    fn verify(&self, headers: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyError> {
         let presented = if self.bearer {
             bearer_token(headers)?
         } else {
-            let mut values = headers.get_all(&self.header).iter();
-            let value = values
-                .next()
-                .ok_or_else(|| VerifyError::MissingHeader(self.header.clone()))?;
-            if values.next().is_some() {
-                return Err(VerifyError::Malformed(TOKEN));
-            }
-            value.as_bytes()
+            single(headers, &self.header)?.as_bytes()
         };
         if same_digest(&digest(presented), &self.digest).into() {
             Ok(())
@@ -78,13 +72,17 @@ impl Token {
         }
     }
 
-    pub(super) fn sign(&self) -> (HeaderName, HeaderValue) {
-        (self.header.clone(), self.value.clone())
+    fn sign(&self, _: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        vec![(self.header.clone(), self.value.clone())]
+    }
+
+    fn credential_header(&self) -> Option<&HeaderName> {
+        Some(&self.header)
     }
 
     /// `WWW-Authenticate: Bearer realm="hookhost"` when the token is a
     /// Bearer token (RFC 6750 §3); nothing for a custom header.
-    pub(super) fn challenge(&self) -> Option<(HeaderName, HeaderValue)> {
+    fn challenge(&self) -> Option<(HeaderName, HeaderValue)> {
         self.bearer.then(|| {
             (
                 WWW_AUTHENTICATE,
@@ -100,13 +98,7 @@ fn is_space(b: &u8) -> bool {
 
 /// The token of `Authorization: Bearer <token>` (scheme name in any case).
 fn bearer_token(headers: &HeaderMap) -> Result<&[u8], VerifyError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values
-        .next()
-        .ok_or(VerifyError::Missing(AUTHORIZATION_NAME))?;
-    if values.next().is_some() {
-        return Err(VerifyError::Malformed(AUTHORIZATION_NAME));
-    }
+    let value = single(headers, AUTHORIZATION_NAME)?;
     let malformed = VerifyError::Malformed(AUTHORIZATION_NAME);
     let (scheme, rest) = value
         .as_bytes()
@@ -169,9 +161,7 @@ mod tests {
         let default = headers(&[(DEFAULT_HEADER, TOKEN_VALUE)]);
         assert_eq!(
             v.verify(&default, b"{}", now()),
-            Err(VerifyError::MissingHeader(HeaderName::from_static(
-                "x-gitlab-token"
-            )))
+            Err(VerifyError::Missing("x-gitlab-token".into()))
         );
         assert_eq!(v.challenge(), None);
     }
@@ -221,7 +211,7 @@ mod tests {
         }
         assert_eq!(
             v.verify(&HeaderMap::new(), b"", now()),
-            Err(VerifyError::Missing("Authorization"))
+            Err(VerifyError::Missing("Authorization".into()))
         );
         for malformed in [
             TOKEN_VALUE.to_owned(),
