@@ -757,3 +757,52 @@ async fn json_logs_carry_the_request_id_and_plugin() {
     assert_eq!(line["fields"]["plugin"], "echo-bot", "{line}");
     assert_eq!(line["span"]["id"], id, "{line}");
 }
+
+#[tokio::test]
+async fn secret_config_reaches_the_plugin_and_is_shown_nowhere() {
+    let plugins = Plugins::new();
+    let config = "[config]\nmode = \"config\"\ntoken = { env = \"SECRET_CONFIG_TOKEN\" }\nkey = { file = \"key.txt\" }";
+    plugins.add("cfg", &test_bot(), &Plugins::bot_toml(config));
+    plugins.add(
+        "cfg-unset",
+        &test_bot(),
+        &Plugins::bot_toml(
+            "[config]\nmode = \"config\"\ntoken = { env = \"SECRET_CONFIG_SURELY_UNSET\" }",
+        ),
+    );
+    std::fs::write(plugins.path().join("key.txt"), "key-from-file-4711\n").unwrap();
+    let env = [("SECRET_CONFIG_TOKEN", "tok-from-env-0815")];
+    let host = Host::start_with(plugins.path(), &[], &env);
+
+    // The plugin reads both through `get-config`/`list-config`.
+    let res = host.pyrus("cfg", EXAMPLE).await;
+    assert_eq!(res.status(), 200, "{}", host.log());
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["text"],
+        "key=key-from-file-4711,mode=config,token=tok-from-env-0815"
+    );
+    // A reference that cannot be resolved: not served, the sender learns
+    // nothing, `routes` names the variable.
+    let res = host.pyrus("cfg-unset", EXAMPLE).await;
+    assert_eq!(res.status(), 503);
+    let listing = routes(plugins.path(), &env);
+    assert!(
+        listing.contains(
+            "config.token unusable: environment variable SECRET_CONFIG_SURELY_UNSET is not set"
+        ),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("config.token env SECRET_CONFIG_TOKEN"),
+        "{listing}"
+    );
+    assert!(listing.contains("config.key file key.txt"), "{listing}");
+    // Rotating the file reloads the plugin with the new value.
+    std::fs::write(plugins.path().join("key.txt"), "rotated-key-2\n").unwrap();
+    host.answers_within_reload("cfg", |_, body| body.contains("key=rotated-key-2"))
+        .await;
+    for secret in ["tok-from-env-0815", "key-from-file-4711", "rotated-key-2"] {
+        assert!(!listing.contains(secret), "{listing}");
+        assert!(!host.log().contains(secret), "{}", host.log());
+    }
+}

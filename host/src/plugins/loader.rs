@@ -235,7 +235,10 @@ impl Loader {
             routes: self.listed(kind, name, &settings),
             verify: Some(declared_scheme(kind, &settings)),
         };
-        let verifier = match authenticate(kind, name, &settings) {
+        let verifier = match settings
+            .config_problem()
+            .map_or_else(|| authenticate(kind, name, &settings), Err)
+        {
             Ok(verifier) => verifier,
             Err(problem) => {
                 tracing::warn!(plugin = name, %kind, "plugin not served: {problem}");
@@ -247,7 +250,7 @@ impl Loader {
 
         let sandbox = Sandbox {
             plugin: Arc::from(name),
-            config: Arc::new(settings.config),
+            config: Arc::new(settings.plugin_config()),
             memory_bytes: settings.memory_bytes,
             timeout: settings.timeout,
         };
@@ -406,18 +409,19 @@ fn declared_scheme(kind: PluginKind, settings: &Settings) -> String {
     }
 }
 
-/// Where the secret and the basic-auth password come from (never the values).
+/// Where the secret, the basic-auth password and secret config values come
+/// from (never the values).
 fn secret_description(settings: &Settings) -> Option<String> {
     let secret = settings.secret_source.as_ref().map(ToString::to_string);
-    let basic = settings
-        .basic_auth
-        .as_ref()
-        // The user is half the credential: not shown.
-        .map(|b| format!("basic password {}", b.password_source));
-    match (secret, basic) {
-        (Some(s), Some(b)) => Some(format!("{s}; {b}")),
-        (s, b) => s.or(b),
-    }
+    // The user is half the credential: not shown.
+    let basic =
+        (settings.basic_auth.as_ref()).map(|b| format!("basic password {}", b.password_source));
+    let config = settings
+        .config_sources
+        .iter()
+        .map(|(key, source)| format!("config.{key} {source}"));
+    let all: Vec<String> = secret.into_iter().chain(basic).chain(config).collect();
+    (!all.is_empty()).then(|| all.join("; "))
 }
 
 /// Reads, hashes and configures one plugin: file work, run off the async workers.
@@ -434,12 +438,14 @@ fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
         Ok(Some(text)) => Settings::parse(text, &path).map_err(|e| e.to_string()),
         Err(problem) => Err(problem.clone()),
     };
-    // One digest over the secret and the basic-auth password: either
-    // changing (a rotated file) reloads the plugin.
+    // One digest over every secret: the plugin's, the basic-auth password
+    // and config references; any of them changing (a rotated file, a
+    // variable set) reloads the plugin.
     let secret = settings.as_ref().ok().map(|s| {
         let mut digest = Sha256::new();
         let password = s.basic_auth.as_ref().map(|b| &b.password);
-        for state in std::iter::once(&s.secret).chain(password) {
+        let config = s.config_secrets.values();
+        for state in std::iter::once(&s.secret).chain(password).chain(config) {
             match state {
                 SecretState::Absent => digest.update([0]),
                 SecretState::Ready(secret) => {

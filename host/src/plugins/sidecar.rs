@@ -83,8 +83,14 @@ pub struct Settings {
     pub secret_source: Option<SecretSource>,
     pub timeout: Duration,
     pub memory_bytes: u64,
-    /// Sorted by key, as `list-config` promises.
+    /// The plain config values. See [`Settings::plugin_config`] for all.
     pub config: BTreeMap<String, String>,
+    /// The config values given as references (`{ env = "VAR" }`), resolved:
+    /// secrets, so kept apart and never shown, and watched like the
+    /// plugin's own secret.
+    pub config_secrets: BTreeMap<String, SecretState>,
+    /// Where each of those comes from, for `routes`.
+    pub config_sources: BTreeMap<String, SecretSource>,
     /// The signature scheme, as written; checked against the kind on load.
     pub verify: Option<String>,
     /// The header the `token` scheme reads.
@@ -110,6 +116,8 @@ impl Default for Settings {
             timeout: DEFAULT_TIMEOUT,
             memory_bytes: DEFAULT_MEMORY_MB << 20,
             config: BTreeMap::new(),
+            config_secrets: BTreeMap::new(),
+            config_sources: BTreeMap::new(),
             verify: None,
             token_header: None,
             basic_auth: None,
@@ -167,24 +175,9 @@ impl Settings {
             )));
         }
 
-        let mut config = BTreeMap::new();
-        for (key, value) in file.config {
-            let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(x) => x.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                toml::Value::Datetime(d) => d.to_string(),
-                toml::Value::Array(_) | toml::Value::Table(_) => {
-                    return Err(invalid(format!(
-                        "config.{key} must be a string, number or boolean"
-                    )));
-                }
-            };
-            config.insert(key, text);
-        }
-
         let dir = path.parent().unwrap_or(Path::new("."));
+        let config = config_values(file.config, dir).map_err(invalid)?;
+
         let secret = match &secret_source {
             None => SecretState::Absent,
             Some(source) => resolve_secret(source, dir),
@@ -208,7 +201,9 @@ impl Settings {
             secret_source,
             timeout,
             memory_bytes: memory_mb << 20,
-            config,
+            config: config.values,
+            config_secrets: config.secrets,
+            config_sources: config.sources,
             verify: file.verify,
             token_header: file.token_header,
             basic_auth,
@@ -216,9 +211,71 @@ impl Settings {
         })
     }
 
+    /// Everything `get-config` answers, sorted by key as `list-config`
+    /// promises: the plain values and the resolved references.
+    pub fn plugin_config(&self) -> BTreeMap<String, String> {
+        let mut all = self.config.clone();
+        for (key, state) in &self.config_secrets {
+            if let SecretState::Ready(secret) = state {
+                all.insert(
+                    key.clone(),
+                    String::from_utf8_lossy(secret.expose()).into_owned(),
+                );
+            }
+        }
+        all
+    }
+
+    /// Why a config value given as a reference cannot be used, if one cannot.
+    pub fn config_problem(&self) -> Option<String> {
+        self.config_secrets
+            .iter()
+            .find_map(|(key, state)| match state {
+                SecretState::Unusable(why) => Some(format!("config.{key} unusable: {why}")),
+                _ => None,
+            })
+    }
+
     pub fn memory_mb(&self) -> u64 {
         self.memory_bytes >> 20
     }
+}
+
+/// Config values: strings, numbers and booleans as text; a table is a
+/// reference like `secret`'s, resolved now. An unresolvable reference is
+/// kept as `Unusable`, so the plugin is refused with the reason.
+#[derive(Default)]
+struct ConfigValues {
+    values: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretState>,
+    sources: BTreeMap<String, SecretSource>,
+}
+
+fn config_values(raw: BTreeMap<String, toml::Value>, dir: &Path) -> Result<ConfigValues, String> {
+    let mut out = ConfigValues::default();
+    for (key, value) in raw {
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Datetime(d) => d.to_string(),
+            table @ toml::Value::Table(_) => {
+                let source = secret_source(table, &format!("config.{key}"))?;
+                let state = resolve_secret(&source, dir);
+                out.secrets.insert(key.clone(), state);
+                out.sources.insert(key, source);
+                continue;
+            }
+            toml::Value::Array(_) => {
+                return Err(format!(
+                    "config.{key} must be a string, number, boolean or {{ env = \"VAR\" }} / {{ file = \"path\" }}"
+                ));
+            }
+        };
+        out.values.insert(key, text);
+    }
+    Ok(out)
 }
 
 /// `{ env = "VAR" }`, `{ file = "path" }` or `{ value = "..." }`. The
@@ -362,6 +419,33 @@ mod tests {
             assert!(err.contains("secret must be one of"), "{text}: {err}");
             assert!(!err.contains("hunter2") && !err.contains("123456"), "{err}");
         }
+    }
+
+    #[test]
+    fn config_values_may_be_secret_references() {
+        // Unset by anything: the name is this test's own.
+        let var = "HOOKHOST_TEST_CONFIG_TOKEN_8d1f";
+        let s = parse(&format!(
+            "[config]\ntoken = {{ env = \"{var}\" }}\nplain = \"p\""
+        ))
+        .unwrap();
+        assert!(s.config_problem().unwrap().contains(var));
+        assert!(!s.plugin_config().contains_key("token"));
+        assert_eq!(s.config["plain"], "p");
+        assert_eq!(s.config_sources["token"].to_string(), format!("env {var}"));
+
+        let s = parse("[config]\ntoken = { value = \"tok-123\" }").unwrap();
+        assert_eq!(s.plugin_config()["token"], "tok-123");
+        assert!(s.config_problem().is_none());
+        assert!(!format!("{s:?}").contains("tok-123"));
+
+        let err = parse("[config]\ntoken = { vault = \"tok-123\" }")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config.token must be one of") && !err.contains("tok-123"),
+            "{err}"
+        );
     }
 
     #[test]
