@@ -23,34 +23,34 @@ pub(super) struct Basic {
     value: HeaderValue,
 }
 
-impl Check for Basic {
-    fn prepare(credentials: Credentials) -> Result<Basic, Unfit> {
-        let Credentials::Basic { user, password } = credentials else {
-            return Err(Unfit::Kind);
-        };
-        if user.is_empty() {
-            return Err("the user is empty".into());
-        }
-        if user.contains(':') {
-            return Err("the user contains ':', which basic auth cannot carry".into());
-        }
-        if password.is_empty() {
-            return Err("the password is empty".into());
-        }
-        if user.chars().any(char::is_control) || password.iter().any(u8::is_ascii_control) {
-            return Err("the user or password contains control characters".into());
-        }
-        let credentials = [user.as_bytes(), b":", &password].concat();
-        let mut value = HeaderValue::try_from(format!("Basic {}", BASE64.encode(credentials)))
-            .map_err(|_| "the user or password cannot be encoded")?;
-        value.set_sensitive(true);
-        Ok(Basic {
-            user: digest(user.as_bytes()),
-            password: digest(&password),
-            value,
-        })
+pub(super) fn prepare(credentials: Credentials) -> Result<Basic, Unfit> {
+    let Credentials::Basic { user, password } = credentials else {
+        return Err(Unfit::Kind);
+    };
+    if user.is_empty() {
+        return Err("the user is empty".into());
     }
+    if user.contains(':') {
+        return Err("the user contains ':', which basic auth cannot carry".into());
+    }
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    if user.chars().any(char::is_control) || password.iter().any(u8::is_ascii_control) {
+        return Err("the user or password contains control characters".into());
+    }
+    let credentials = [user.as_bytes(), b":", &password].concat();
+    let mut value = HeaderValue::try_from(format!("Basic {}", BASE64.encode(credentials)))
+        .map_err(|_| "the user or password cannot be encoded")?;
+    value.set_sensitive(true);
+    Ok(Basic {
+        user: digest(user.as_bytes()),
+        password: digest(&password),
+        value,
+    })
+}
 
+impl Check for Basic {
     fn verify(&self, headers: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyError> {
         let malformed = VerifyError::Malformed(HEADER);
         let value = single(headers, HEADER)?.as_bytes();

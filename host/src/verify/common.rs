@@ -1,17 +1,22 @@
 //! Pieces the schemes share: reading one header, timestamps, constant-time
-//! comparisons and encodings.
+//! comparisons, encodings, and the one-header HMAC of the body that GitHub,
+//! Shopify and Pyrus send.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::header::AsHeaderName;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use hmac::Mac;
+use hmac::digest::KeyInit;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::VerifyError;
+use super::verifier::{Check, Credentials, Unfit, hmac_key};
 
 /// How far a signed timestamp may lie before or after now: five minutes, as
 /// Stripe, Slack and Standard Webhooks all recommend. Exactly 300 s off is
@@ -144,6 +149,82 @@ pub(super) fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> Choice {
 /// value is empty, which fails verification rather than panicking.
 pub(super) fn header_value(text: String) -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A non-empty tag in hex of either case.
+pub(super) fn hex_tag(text: &str) -> Option<Vec<u8>> {
+    hex::decode(text).ok().filter(|tag| !tag.is_empty())
+}
+
+/// A non-empty tag in [`BASE64`].
+pub(super) fn base64_tag(text: &str) -> Option<Vec<u8>> {
+    BASE64.decode(text).ok().filter(|tag| !tag.is_empty())
+}
+
+/// The keyed HMAC state after `parts`, in order.
+pub(super) fn mac_of<M: Mac + Clone>(key: &M, parts: &[&[u8]]) -> M {
+    let mut mac = key.clone();
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+/// A scheme whose sender puts one HMAC of the raw body in one header, as
+/// `{prefix}{tag}`. The same header twice is malformed: there is no key
+/// rotation within a request, so it is unclear which one was signed.
+pub(super) struct BodyMac<M> {
+    mac: M,
+    /// Spelled as the sender documents it, for errors.
+    header: &'static str,
+    name: HeaderName,
+    /// Matched in either case (`sha256=` or `SHA256=`).
+    prefix: &'static str,
+    /// The tag the text after the prefix spells; `None` is malformed.
+    decode: fn(&str) -> Option<Vec<u8>>,
+    encode: fn(&[u8]) -> String,
+}
+
+impl<M: Mac + KeyInit + Clone> BodyMac<M> {
+    pub(super) fn new(
+        credentials: Credentials,
+        header: &'static str,
+        prefix: &'static str,
+        decode: fn(&str) -> Option<Vec<u8>>,
+        encode: fn(&[u8]) -> String,
+    ) -> Result<BodyMac<M>, Unfit> {
+        let name = HeaderName::from_bytes(header.as_bytes())
+            .map_err(|_| "the scheme's header name is invalid")?;
+        Ok(BodyMac {
+            mac: hmac_key(credentials)?,
+            header,
+            name,
+            prefix,
+            decode,
+            encode,
+        })
+    }
+}
+
+impl<M: Mac + Clone + Send + Sync> Check for BodyMac<M> {
+    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
+        let value = text(single(headers, self.header)?, self.header)?;
+        let claimed = value
+            .split_at_checked(self.prefix.len())
+            .filter(|(prefix, _)| prefix.eq_ignore_ascii_case(self.prefix))
+            .and_then(|(_, encoded)| (self.decode)(encoded))
+            .ok_or(VerifyError::Malformed(self.header))?;
+        // Constant time; a tag of the wrong length does not match.
+        mac_of(&self.mac, &[body])
+            .verify_slice(&claimed)
+            .map_err(|_| VerifyError::Mismatch(self.header))
+    }
+
+    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let tag = mac_of(&self.mac, &[body]).finalize().into_bytes();
+        let value = format!("{}{}", self.prefix, (self.encode)(&tag));
+        vec![(self.name.clone(), header_value(value))]
+    }
 }
 
 #[cfg(test)]

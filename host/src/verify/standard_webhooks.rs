@@ -18,7 +18,8 @@ use sha2::Sha256;
 
 use super::VerifyError;
 use super::common::{
-    BASE64, check_fresh, header_value, matches_any, parse_timestamp, single, text, unix_seconds,
+    BASE64, base64_tag, check_fresh, header_value, mac_of, matches_any, parse_timestamp, single,
+    text, unix_seconds,
 };
 use super::verifier::{Check, Credentials, Unfit, keyed, secret};
 
@@ -41,12 +42,12 @@ fn decode_secret(secret: &[u8]) -> Result<Vec<u8>, &'static str> {
     Ok(key)
 }
 
-impl Check for StandardWebhooks {
-    fn prepare(credentials: Credentials) -> Result<StandardWebhooks, Unfit> {
-        let key = decode_secret(&secret(credentials)?)?;
-        keyed(&key).map(StandardWebhooks)
-    }
+pub(super) fn prepare(credentials: Credentials) -> Result<StandardWebhooks, Unfit> {
+    let key = decode_secret(&secret(credentials)?)?;
+    keyed(&key).map(StandardWebhooks)
+}
 
+impl Check for StandardWebhooks {
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
         let id = text(single(headers, ID)?, ID)?;
         if id.is_empty() {
@@ -58,8 +59,7 @@ impl Check for StandardWebhooks {
             .split(' ')
             .filter_map(|entry| entry.split_once(','))
             .filter(|(version, _)| *version == "v1")
-            .filter_map(|(_, signature)| BASE64.decode(signature).ok())
-            .filter(|tag| !tag.is_empty())
+            .filter_map(|(_, signature)| base64_tag(signature))
             .collect();
         if candidates.is_empty() {
             return Err(VerifyError::Malformed(SIGNATURE));
@@ -87,10 +87,10 @@ impl Check for StandardWebhooks {
 }
 
 fn tag(mac: &Hmac<Sha256>, id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut mac = mac.clone();
-    for part in [id.as_bytes(), b".", timestamp.as_bytes(), b".", body] {
-        mac.update(part);
-    }
+    let mac = mac_of(
+        mac,
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
     mac.finalize().into_bytes().to_vec()
 }
 

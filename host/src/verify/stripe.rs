@@ -13,7 +13,8 @@ use sha2::Sha256;
 
 use super::VerifyError;
 use super::common::{
-    check_fresh, header_value, matches_any, parse_timestamp, single, text, unix_seconds,
+    check_fresh, header_value, hex_tag, mac_of, matches_any, parse_timestamp, single, text,
+    unix_seconds,
 };
 use super::verifier::{Check, Credentials, Unfit, hmac_key};
 
@@ -23,11 +24,11 @@ const TIMESTAMP: &str = "Stripe-Signature timestamp";
 
 pub(super) struct Stripe(Hmac<Sha256>);
 
-impl Check for Stripe {
-    fn prepare(credentials: Credentials) -> Result<Stripe, Unfit> {
-        hmac_key(credentials).map(Stripe)
-    }
+pub(super) fn prepare(credentials: Credentials) -> Result<Stripe, Unfit> {
+    hmac_key(credentials).map(Stripe)
+}
 
+impl Check for Stripe {
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
         let malformed = VerifyError::Malformed(HEADER);
         let mut timestamp = None;
@@ -39,7 +40,7 @@ impl Check for Stripe {
                 "t" if timestamp.replace(value).is_some() => return Err(malformed),
                 "t" => {}
                 // An entry that is not hex cannot match; others still may.
-                "v1" => candidates.extend(hex::decode(value).ok().filter(|tag| !tag.is_empty())),
+                "v1" => candidates.extend(hex_tag(value)),
                 _ => {}
             }
         }
@@ -68,10 +69,7 @@ impl Check for Stripe {
 }
 
 fn tag(mac: &Hmac<Sha256>, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut mac = mac.clone();
-    for part in [timestamp.as_bytes(), b".", body] {
-        mac.update(part);
-    }
+    let mac = mac_of(mac, &[timestamp.as_bytes(), b".", body]);
     mac.finalize().into_bytes().to_vec()
 }
 

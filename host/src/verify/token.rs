@@ -31,34 +31,34 @@ pub(super) struct Token {
     value: HeaderValue,
 }
 
-impl Check for Token {
-    fn prepare(credentials: Credentials) -> Result<Token, Unfit> {
-        let Credentials::Token { header, token } = credentials else {
-            return Err(Unfit::Kind);
-        };
-        if token.is_empty() {
-            return Err("the token is empty".into());
-        }
-        if token.first().is_some_and(is_space) || token.last().is_some_and(is_space) {
-            // HTTP drops such whitespace in transit: the token could never match.
-            return Err("the token starts or ends with whitespace".into());
-        }
-        let bearer = header == AUTHORIZATION;
-        let mut value = if bearer {
-            HeaderValue::from_bytes(&[b"Bearer ", &token[..]].concat())
-        } else {
-            HeaderValue::from_bytes(&token)
-        }
-        .map_err(|_| "the token has characters a header cannot carry")?;
-        value.set_sensitive(true);
-        Ok(Token {
-            header,
-            bearer,
-            digest: digest(&token),
-            value,
-        })
+pub(super) fn prepare(credentials: Credentials) -> Result<Token, Unfit> {
+    let Credentials::Token { header, token } = credentials else {
+        return Err(Unfit::Kind);
+    };
+    if token.is_empty() {
+        return Err("the token is empty".into());
     }
+    if token.first().is_some_and(is_space) || token.last().is_some_and(is_space) {
+        // HTTP drops such whitespace in transit: the token could never match.
+        return Err("the token starts or ends with whitespace".into());
+    }
+    let bearer = header == AUTHORIZATION;
+    let mut value = if bearer {
+        HeaderValue::from_bytes(&[b"Bearer ", &token[..]].concat())
+    } else {
+        HeaderValue::from_bytes(&token)
+    }
+    .map_err(|_| "the token has characters a header cannot carry")?;
+    value.set_sensitive(true);
+    Ok(Token {
+        header,
+        bearer,
+        digest: digest(&token),
+        value,
+    })
+}
 
+impl Check for Token {
     fn verify(&self, headers: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyError> {
         let presented = if self.bearer {
             bearer_token(headers)?

@@ -13,17 +13,18 @@ use hmac::digest::KeyInit;
 use super::{VerifyError, basic, github, pyrus, shopify, slack, standard_webhooks, stripe, token};
 
 /// Declares [`Scheme`] and all that follows from the list of schemes, so
-/// that adding one is a line in `schemes!`'s call plus its file, whose type
-/// implements [`Check`].
+/// that adding one is a line in `schemes!`'s call plus its file, which gives
+/// the function that prepares the scheme's [`Check`].
 macro_rules! schemes {
-    ($($(#[$doc:meta])* $variant:ident = $name:literal, needs $needs:literal, $check:ty;)*) => {
+    ($($variant:ident = $name:literal, needs $needs:literal, $prepare:path;)*) => {
         /// How a plugin's requests are authenticated: `pyrus-sig` for Pyrus
         /// bots and extensions, the sidecar's `verify = "<name>"` for the
-        /// others. `Display` and `FromStr` use the names below.
+        /// others. `Display` and `FromStr` use the names below; each
+        /// scheme's file documents its headers.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
         #[serde(try_from = "String")]
         pub enum Scheme {
-            $($(#[$doc])* $variant,)*
+            $($variant,)*
         }
 
         impl Scheme {
@@ -47,9 +48,10 @@ macro_rules! schemes {
                 }
             }
 
+            /// The key for `credentials`, checked once when the plugin loads.
             fn prepare(self, credentials: Credentials) -> Result<Arc<dyn Check>, Unfit> {
                 Ok(match self {
-                    $(Scheme::$variant => Arc::new(<$check as Check>::prepare(credentials)?),)*
+                    $(Scheme::$variant => Arc::new($prepare(credentials)?),)*
                 })
             }
         }
@@ -57,32 +59,16 @@ macro_rules! schemes {
 }
 
 schemes! {
-    /// `github`: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
-    Github = "github", needs "a secret", github::Sha256;
-    /// `github-sha1`: GitHub's legacy `X-Hub-Signature: sha1=<hex HMAC-SHA1>`.
-    GithubSha1 = "github-sha1", needs "a secret", github::Sha1;
-    /// `standard-webhooks`: `webhook-id`, `webhook-timestamp` and
-    /// `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`
-    /// (standardwebhooks.com); the secret is `whsec_`-prefixed base64.
-    StandardWebhooks = "standard-webhooks", needs "a secret", standard_webhooks::StandardWebhooks;
-    /// `stripe`: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}">`,
-    /// keyed with the secret's bytes as given (`whsec_…` included).
-    Stripe = "stripe", needs "a secret", stripe::Stripe;
-    /// `slack`: `X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:{timestamp}:{body}">`
-    /// with `X-Slack-Request-Timestamp`.
-    Slack = "slack", needs "a secret", slack::Slack;
-    /// `shopify`: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(secret, body)>`.
-    Shopify = "shopify", needs "a secret", shopify::Shopify;
-    /// `pyrus-sig`: `X-Pyrus-Sig: <hex HMAC-SHA1(secret, body)>`, which Pyrus
-    /// sends to bots and extensions.
-    PyrusSig = "pyrus-sig", needs "a secret", pyrus::PyrusSig;
-    /// `token`: a shared token in a header (`X-Webhook-Token` unless the
-    /// sidecar names another, e.g. `X-Gitlab-Token`).
-    Token = "token", needs "a token", token::Token;
-    /// `basic`: `Authorization: Basic base64(user:password)`.
-    Basic = "basic", needs "a user and a password", basic::Basic;
-    /// `none`: every request passes.
-    None = "none", needs "no credentials", Open;
+    Github = "github", needs "a secret", github::sha256;
+    GithubSha1 = "github-sha1", needs "a secret", github::sha1;
+    StandardWebhooks = "standard-webhooks", needs "a secret", standard_webhooks::prepare;
+    Stripe = "stripe", needs "a secret", stripe::prepare;
+    Slack = "slack", needs "a secret", slack::prepare;
+    Shopify = "shopify", needs "a secret", shopify::prepare;
+    PyrusSig = "pyrus-sig", needs "a secret", pyrus::prepare;
+    Token = "token", needs "a token", token::prepare;
+    Basic = "basic", needs "a user and a password", basic::prepare;
+    None = "none", needs "no credentials", open;
 }
 
 impl fmt::Display for Scheme {
@@ -173,15 +159,9 @@ pub enum ConfigError {
     },
 }
 
-/// One scheme's prepared key and what it does with it: one type per
-/// scheme, in the scheme's file, named in `schemes!`'s call.
+/// One scheme's prepared key and what it does with it, from the function
+/// named in `schemes!`'s call; the methods are [`Verifier`]'s.
 pub(super) trait Check: Send + Sync {
-    /// The key for `credentials`, checked once when the plugin loads; the
-    /// other methods are [`Verifier`]'s.
-    fn prepare(credentials: Credentials) -> Result<Self, Unfit>
-    where
-        Self: Sized;
-
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError>;
 
     fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)>;
@@ -234,14 +214,14 @@ pub(super) fn keyed<M: KeyInit>(key: &[u8]) -> Result<M, Unfit> {
 /// The `none` scheme's check, which passes everything and signs nothing.
 struct Open;
 
-impl Check for Open {
-    fn prepare(credentials: Credentials) -> Result<Open, Unfit> {
-        match credentials {
-            Credentials::None => Ok(Open),
-            _ => Err(Unfit::Kind),
-        }
+fn open(credentials: Credentials) -> Result<Open, Unfit> {
+    match credentials {
+        Credentials::None => Ok(Open),
+        _ => Err(Unfit::Kind),
     }
+}
 
+impl Check for Open {
     fn verify(&self, _: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyError> {
         Ok(())
     }
