@@ -65,44 +65,6 @@ pub fn request(
     })
 }
 
-/// What the request's `content-type` says about its body.
-#[derive(Debug, PartialEq)]
-enum Claim {
-    /// No `content-type` (or a blank one): the body may be anything.
-    Unsaid,
-    /// `text/plain`, which errbot's senders also use for JSON.
-    Text,
-    /// `application/json` or `*+json`: the body must be JSON.
-    Json,
-    /// `application/x-www-form-urlencoded`.
-    Form,
-    /// Any other type, or a value that is not visible ASCII.
-    Other,
-}
-
-fn claim(map: &HeaderMap) -> Claim {
-    let Some(value) = map.get(header::CONTENT_TYPE) else {
-        return Claim::Unsaid;
-    };
-    let Ok(value) = value.to_str() else {
-        return Claim::Other;
-    };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "" => Claim::Unsaid,
-        "text/plain" => Claim::Text,
-        "application/json" => Claim::Json,
-        "application/x-www-form-urlencoded" => Claim::Form,
-        other if other.ends_with("+json") => Claim::Json,
-        _ => Claim::Other,
-    }
-}
-
 /// Decodes the body for `route` as errbot does where that is safe: JSON
 /// when the content type says so (and then it must parse, else `400`) or
 /// when it is absent or `text/plain` and the body parses as JSON (errbot's
@@ -113,17 +75,24 @@ pub fn decode(route: &HookRoute, map: &HeaderMap, body: &[u8]) -> Result<Decoded
     if route.raw || body.is_empty() {
         return Ok(DecodedBody::None);
     }
-    match claim(map) {
-        Claim::Json => {
+    // A value that is not visible ASCII is no type we know.
+    let mime = match map.get(header::CONTENT_TYPE).map(HeaderValue::to_str) {
+        None => "",
+        Some(Ok(value)) => value.split(';').next().unwrap_or_default(),
+        Some(Err(_)) => return Ok(DecodedBody::None),
+    };
+    match mime.trim().to_ascii_lowercase().as_str() {
+        // No (or a blank) type, or `text/plain`, which errbot's senders also use for JSON.
+        "" | "text/plain" => return Ok(json_if_it_parses(body)),
+        "application/x-www-form-urlencoded" => {}
+        json if json == "application/json" || json.ends_with("+json") => {
             let text = std::str::from_utf8(body)
                 .map_err(|e| BadRequest(format!("JSON body is not UTF-8: {e}")))?;
             serde_json::from_str::<serde::de::IgnoredAny>(text)
                 .map_err(|e| BadRequest(format!("body is not valid JSON: {e}")))?;
             return Ok(DecodedBody::Json(text.to_owned()));
         }
-        Claim::Unsaid | Claim::Text => return Ok(json_if_it_parses(body)),
-        Claim::Other => return Ok(DecodedBody::None),
-        Claim::Form => {}
+        _ => return Ok(DecodedBody::None),
     }
     let mut fields = form_urlencoded::parse(body).map(|(key, value)| Field {
         key: key.into_owned(),
