@@ -3,21 +3,21 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use bytes::Bytes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::intake::Verified;
 use crate::bindings::pyrus_ext::PyrusExtPre;
+use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{ErrorCode, ExtError};
 use crate::protocol::pyrus_ext::ExtCall::{
     self, Authorize, AvailableNumbers, Event, SendMessage, Toggle,
 };
 use crate::protocol::pyrus_ext::{
-    self, parse_authorize, parse_event, parse_message, parse_numbers_query, parse_toggle,
+    self, ExtAnswer, parse_authorize, parse_event, parse_message, parse_numbers_query, parse_toggle,
 };
 use crate::protocol::{BadRequest, pyrus_bot};
 use crate::runtime::HostState;
@@ -44,8 +44,7 @@ async fn call(app: &AppState, request: Call, parse: impl FnOnce(Bytes) -> ExtPar
                 "plugin answered with an error code"
             );
         }
-        let json = pyrus_ext::answer_json(answer);
-        Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+        Ok(json(answer).into_response())
     };
     answered.await.unwrap_or_else(failure)
 }
@@ -56,17 +55,18 @@ fn failure(error: ApiError) -> Response {
     if !error.status.is_server_error() {
         return error.into_response();
     }
-    #[derive(serde::Serialize)]
-    struct Failure<'a> {
-        error_code: &'static str,
-        error: &'a str,
-    }
-    let body = Json(Failure {
-        error_code: "internal_error",
-        error: &error.reason,
-    });
-    let headers = axum::response::AppendHeaders(error.headers);
-    (error.status, headers, body).into_response()
+    let internal = ExtError {
+        code: ErrorCode::InternalError,
+        message: Some(error.reason.into_owned()),
+    };
+    let headers = AppendHeaders(error.headers);
+    (error.status, headers, json(Err(internal))).into_response()
+}
+
+/// The answer as the protocol's JSON.
+fn json(answer: Result<ExtAnswer, ExtError>) -> impl IntoResponse {
+    let body = pyrus_ext::answer_json(answer);
+    ([(header::CONTENT_TYPE, "application/json")], body)
 }
 
 /// `GET /pulse`: 200 while the plugin is loaded and can be instantiated.
