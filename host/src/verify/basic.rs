@@ -66,11 +66,9 @@ impl Check for Basic {
         let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
         let user_ok = same_digest(&digest(user), &self.user);
         let password_ok = same_digest(&digest(password), &self.password);
-        if (user_ok & password_ok).into() {
-            Ok(())
-        } else {
-            Err(VerifyError::Denied("user or password"))
-        }
+        bool::from(user_ok & password_ok)
+            .then_some(())
+            .ok_or(VerifyError::Denied("user or password"))
     }
 
     fn sign(&self, _: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {

@@ -119,18 +119,21 @@ pub(super) fn unix_seconds(now: SystemTime) -> u64 {
         .map_or(0, |after| after.as_secs())
 }
 
-/// Whether any candidate equals `expected`, in constant time for each
-/// candidate of the right length. All candidates are compared (no early exit
-/// on a match); a length difference is public and rejects at once.
+/// `Mismatch(name)` unless a candidate equals `expected`, in constant time
+/// for each candidate of the right length. All candidates are compared (no
+/// early exit on a match); a length difference is public and rejects at once.
 pub(super) fn matches_any<'a>(
     expected: &[u8],
     candidates: impl IntoIterator<Item = &'a [u8]>,
-) -> bool {
+    name: &'static str,
+) -> Result<(), VerifyError> {
     let mut any = Choice::from(0);
     for candidate in candidates {
         any |= expected.ct_eq(candidate);
     }
-    any.into()
+    bool::from(any)
+        .then_some(())
+        .ok_or(VerifyError::Mismatch(name))
 }
 
 /// SHA-256 of a token, user or password, so that comparing two of them costs
@@ -327,8 +330,11 @@ pub(super) mod tests {
     #[test]
     fn matches_any_needs_one_equal_candidate() {
         let expected = [1u8, 2, 3];
-        assert!(matches_any(&expected, [&[9u8, 9, 9][..], &[1, 2, 3][..]]));
-        assert!(!matches_any(&expected, [&[1u8, 2][..], &[1, 2, 3, 4][..]]));
-        assert!(!matches_any(&expected, std::iter::empty()));
+        let mismatch = Err(VerifyError::Mismatch("t"));
+        let candidates = [&[9u8, 9, 9][..], &[1, 2, 3][..]];
+        assert!(matches_any(&expected, candidates, "t").is_ok());
+        let candidates = [&[1u8, 2][..], &[1, 2, 3, 4][..]];
+        assert_eq!(matches_any(&expected, candidates, "t"), mismatch);
+        assert_eq!(matches_any(&expected, std::iter::empty(), "t"), mismatch);
     }
 }

@@ -66,11 +66,7 @@ impl Check for StandardWebhooks {
         }
         check_fresh(seconds, now, TIMESTAMP)?;
         let expected = tag(&self.0, id, timestamp, body);
-        if matches_any(&expected, candidates.iter().map(Vec::as_slice)) {
-            Ok(())
-        } else {
-            Err(VerifyError::Mismatch(SIGNATURE))
-        }
+        matches_any(&expected, candidates.iter().map(Vec::as_slice), SIGNATURE)
     }
 
     /// A fresh `msg_<uuid>` id, `now` as the timestamp, one `v1` signature.

@@ -51,11 +51,7 @@ impl Check for Stripe {
         }
         check_fresh(seconds, now, TIMESTAMP)?;
         let expected = tag(&self.0, timestamp, body);
-        if matches_any(&expected, candidates.iter().map(Vec::as_slice)) {
-            Ok(())
-        } else {
-            Err(VerifyError::Mismatch(HEADER))
-        }
+        matches_any(&expected, candidates.iter().map(Vec::as_slice), HEADER)
     }
 
     fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)> {

@@ -65,11 +65,9 @@ impl Check for Token {
         } else {
             single(headers, &self.header)?.as_bytes()
         };
-        if same_digest(&digest(presented), &self.digest).into() {
-            Ok(())
-        } else {
-            Err(VerifyError::Denied(TOKEN))
-        }
+        bool::from(same_digest(&digest(presented), &self.digest))
+            .then_some(())
+            .ok_or(VerifyError::Denied(TOKEN))
     }
 
     fn sign(&self, _: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {

@@ -102,16 +102,10 @@ impl TryFrom<String> for Scheme {
 /// user or password.
 #[derive(Clone)]
 pub enum Credentials {
-    /// The shared secret of the HMAC schemes (`github`, `github-sha1`,
-    /// `standard-webhooks`, `stripe`, `slack`, `shopify`, `pyrus-sig`), as
-    /// the sender shows it. For `standard-webhooks` it is base64 with an
-    /// optional `whsec_` prefix and is decoded by [`Verifier::new`]; the
-    /// others use the bytes as they are (Stripe's `whsec_…` included).
+    /// The shared secret of the HMAC schemes, as the sender shows it (the
+    /// scheme's file says how it keys the HMAC).
     Secret(Box<[u8]>),
-    /// The `token` scheme's shared token, expected as the whole value of
-    /// `header` (the sidecar's `token_header`, `X-Webhook-Token` by default).
-    /// If `header` is `Authorization`, the value must be `Bearer <token>`
-    /// instead; no other header is consulted.
+    /// The `token` scheme's shared token and the header that carries it.
     Token {
         header: HeaderName,
         token: Box<[u8]>,
