@@ -24,22 +24,10 @@ const HOST_OWNED: [HeaderName; 4] = [
     header::UPGRADE,
 ];
 
-/// Headers as the plugin sees them: lower-case names, in order, values
-/// that are not UTF-8 decoded lossily; `hidden` (the header carrying the
-/// sender's credential) left out.
-pub fn headers(map: &HeaderMap, hidden: Option<&HeaderName>) -> Vec<Field> {
-    map.iter()
-        .filter(|(name, _)| Some(*name) != hidden)
-        .map(|(name, value)| Field {
-            key: name.as_str().to_owned(),
-            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        })
-        .collect()
-}
-
 /// The request a hook plugin sees for an authentic `body` that matched
-/// `route` with `params`; `hidden` is the header carrying the sender's
-/// credential, which the plugin does not get.
+/// `route` with `params`. Headers keep their order, with lower-case names
+/// and values that are not UTF-8 decoded lossily; `hidden`, the header
+/// carrying the sender's credential, is left out.
 pub fn request(
     route: &HookRoute,
     params: Vec<(String, String)>,
@@ -58,7 +46,14 @@ pub fn request(
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
         query: uri.query().unwrap_or_default().to_owned(),
-        headers: headers(map, hidden),
+        headers: map
+            .iter()
+            .filter(|(name, _)| Some(*name) != hidden)
+            .map(|(name, value)| Field {
+                key: name.as_str().to_owned(),
+                value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            })
+            .collect(),
         decoded: decode(route, map, &body)?,
         // `Vec::from(Bytes)` reuses the buffer when nothing else holds it.
         body: Vec::from(body),
