@@ -18,7 +18,7 @@ pub struct Route {
     pub path: &'static str,
     /// One line for `--help`.
     pub about: &'static str,
-    handler: fn(MethodFilter) -> MethodRouter<Arc<AppState>>,
+    pub(super) handler: fn() -> MethodRouter<Arc<AppState>>,
 }
 
 /// One row: `route!(kind, METHOD, "/path/{plugin}", handler, "about")`.
@@ -29,7 +29,7 @@ macro_rules! route {
             method: Method::$method,
             path: $path,
             about: $about,
-            handler: |m| on(m, $handler),
+            handler: || on(MethodFilter::$method, $handler),
         }
     };
 }
@@ -50,12 +50,6 @@ pub static ROUTES: [Route; 8] = [
 pub const HOOKS_ROUTE: &str = "/hooks/{plugin}/{rule}";
 
 impl Route {
-    pub(super) fn handler(&self) -> MethodRouter<Arc<AppState>> {
-        // Every method in the table is one axum can filter on.
-        let filter = MethodFilter::try_from(self.method.clone()).unwrap_or(MethodFilter::POST);
-        (self.handler)(filter)
-    }
-
     /// The plugin name in `path` (one non-empty segment), when this route
     /// takes that path. Leading slashes do not count.
     fn plugin_in<'a>(&self, path: &'a str) -> Option<&'a str> {
