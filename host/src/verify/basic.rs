@@ -10,9 +10,8 @@ use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 
-use super::VerifyError;
 use super::common::{BASE64, digest, same_digest, single};
-use super::verifier::{Check, Credentials, Unfit};
+use super::{Check, Credentials, Unfit, VerifyError};
 
 const HEADER: &str = "Authorization";
 

@@ -15,8 +15,7 @@ use hmac::digest::KeyInit;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use super::VerifyError;
-use super::verifier::{Check, Credentials, Unfit, hmac_key};
+use super::{Check, Credentials, Unfit, VerifyError, hmac_key};
 
 /// How far a signed timestamp may lie before or after now: five minutes, as
 /// Stripe, Slack and Standard Webhooks all recommend. Exactly 300 s off is

@@ -7,7 +7,7 @@
 use hmac::Hmac;
 
 use super::common::{BodyMac, hex_tag};
-use super::verifier::{Credentials, Unfit};
+use super::{Credentials, Unfit};
 
 pub(super) const HEADER_SHA256: &str = "X-Hub-Signature-256";
 pub(super) const HEADER_SHA1: &str = "X-Hub-Signature";

@@ -7,7 +7,7 @@ use hmac::Hmac;
 use sha1::Sha1;
 
 use super::common::BodyMac;
-use super::verifier::{Credentials, Unfit};
+use super::{Credentials, Unfit};
 
 const HEADER: &str = "X-Pyrus-Sig";
 

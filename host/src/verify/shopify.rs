@@ -7,7 +7,7 @@ use hmac::Hmac;
 use sha2::Sha256;
 
 use super::common::{BASE64, BodyMac, base64_tag};
-use super::verifier::{Credentials, Unfit};
+use super::{Credentials, Unfit};
 
 const HEADER: &str = "X-Shopify-Hmac-Sha256";
 

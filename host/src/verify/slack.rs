@@ -9,11 +9,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::VerifyError;
 use super::common::{
     check_fresh, header_value, hex_tag, mac_of, parse_timestamp, single, text, unix_seconds,
 };
-use super::verifier::{Check, Credentials, Unfit, hmac_key};
+use super::{Check, Credentials, Unfit, VerifyError, hmac_key};
 
 const SIGNATURE: &str = "X-Slack-Signature";
 const TIMESTAMP: &str = "X-Slack-Request-Timestamp";

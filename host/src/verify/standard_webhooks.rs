@@ -16,12 +16,11 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::VerifyError;
 use super::common::{
     BASE64, base64_tag, check_fresh, header_value, mac_of, matches_any, parse_timestamp, single,
     text, unix_seconds,
 };
-use super::verifier::{Check, Credentials, Unfit, keyed, secret};
+use super::{Check, Credentials, Unfit, VerifyError, keyed, secret};
 
 const ID: &str = "webhook-id";
 const TIMESTAMP: &str = "webhook-timestamp";

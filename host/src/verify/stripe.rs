@@ -11,12 +11,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::VerifyError;
 use super::common::{
     check_fresh, header_value, hex_tag, mac_of, matches_any, parse_timestamp, single, text,
     unix_seconds,
 };
-use super::verifier::{Check, Credentials, Unfit, hmac_key};
+use super::{Check, Credentials, Unfit, VerifyError, hmac_key};
 
 const HEADER: &str = "Stripe-Signature";
 /// For `Stale`: "Stripe-Signature timestamp is outside the 5-minute tolerance".

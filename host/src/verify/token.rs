@@ -14,9 +14,8 @@ use std::time::SystemTime;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::VerifyError;
 use super::common::{digest, same_digest, single};
-use super::verifier::{Check, Credentials, Unfit};
+use super::{Check, Credentials, Unfit, VerifyError};
 
 /// Names the token in errors without quoting it: "token not accepted".
 const TOKEN: &str = "token";
