@@ -97,11 +97,8 @@ fn build_request(
 async fn describe_response(response: Response<Body>, report: &mut String) -> anyhow::Result<()> {
     let _ = writeln!(report, "\n{}", response.status());
     for (name, value) in response.headers() {
-        let _ = writeln!(
-            report,
-            "{name}: {}",
-            String::from_utf8_lossy(value.as_bytes())
-        );
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let _ = writeln!(report, "{name}: {value}");
     }
     let body = response
         .into_body()
