@@ -146,11 +146,20 @@ pub(super) fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> Choice {
     a.as_slice().ct_eq(b.as_slice())
 }
 
-/// A header value from text this module produced itself (hex, base64, digits
-/// and fixed prefixes), which is always valid. Should that ever not hold, the
-/// value is empty, which fails verification rather than panicking.
-pub(super) fn header_value(text: String) -> HeaderValue {
-    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+/// Headers for `sign`: each a scheme's own name, spelled as its sender
+/// documents it, and text this module produced itself (hex, base64, digits
+/// and fixed prefixes), which are always valid. Should that ever not hold,
+/// the header is left out, which fails verification rather than panicking.
+pub(super) fn signed<const N: usize>(
+    pairs: [(&'static str, String); N],
+) -> Vec<(HeaderName, HeaderValue)> {
+    let header = |(name, text): (&str, String)| {
+        Some((
+            HeaderName::try_from(name).ok()?,
+            HeaderValue::try_from(text).ok()?,
+        ))
+    };
+    pairs.into_iter().filter_map(header).collect()
 }
 
 /// A non-empty tag in hex of either case.
@@ -179,7 +188,6 @@ pub(super) struct BodyMac<M> {
     mac: M,
     /// Spelled as the sender documents it, for errors.
     header: &'static str,
-    name: HeaderName,
     /// Matched in either case (`sha256=` or `SHA256=`).
     prefix: &'static str,
     /// The tag the text after the prefix spells; `None` is malformed.
@@ -195,12 +203,9 @@ impl<M: Mac + KeyInit + Clone> BodyMac<M> {
         decode: fn(&str) -> Option<Vec<u8>>,
         encode: fn(&[u8]) -> String,
     ) -> Result<BodyMac<M>, Unfit> {
-        let name = HeaderName::from_bytes(header.as_bytes())
-            .map_err(|_| "the scheme's header name is invalid")?;
         Ok(BodyMac {
             mac: hmac_key(credentials)?,
             header,
-            name,
             prefix,
             decode,
             encode,
@@ -225,7 +230,7 @@ impl<M: Mac + Clone + Send + Sync> Check for BodyMac<M> {
     fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
         let tag = mac_of(&self.mac, &[body]).finalize().into_bytes();
         let value = format!("{}{}", self.prefix, (self.encode)(&tag));
-        vec![(self.name.clone(), header_value(value))]
+        signed([(self.header, value)])
     }
 }
 

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::common::{
-    check_fresh, header_value, hex_tag, mac_of, parse_timestamp, single, text, unix_seconds,
+    check_fresh, hex_tag, mac_of, parse_timestamp, signed, single, text, unix_seconds,
 };
 use super::{Check, Credentials, Unfit, VerifyError, hmac_key};
 
@@ -43,16 +43,7 @@ impl Check for Slack {
         let tag = mac_of(&self.0, &[b"v0:", timestamp.as_bytes(), b":", body]);
         let tag = tag.finalize().into_bytes();
         let signature = format!("v0={}", hex::encode(tag));
-        vec![
-            (
-                HeaderName::from_static("x-slack-request-timestamp"),
-                header_value(timestamp),
-            ),
-            (
-                HeaderName::from_static("x-slack-signature"),
-                header_value(signature),
-            ),
-        ]
+        signed([(TIMESTAMP, timestamp), (SIGNATURE, signature)])
     }
 }
 

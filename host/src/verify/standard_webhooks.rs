@@ -17,8 +17,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::common::{
-    BASE64, base64_tag, check_fresh, header_value, mac_of, matches_any, parse_timestamp, single,
-    text, unix_seconds,
+    BASE64, base64_tag, check_fresh, mac_of, matches_any, parse_timestamp, signed, single, text,
+    unix_seconds,
 };
 use super::{Check, Credentials, Unfit, VerifyError, keyed, secret};
 
@@ -73,11 +73,7 @@ impl Check for StandardWebhooks {
         let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
         let timestamp = unix_seconds(now).to_string();
         let signature = format!("v1,{}", BASE64.encode(tag(&self.0, &id, &timestamp, body)));
-        vec![
-            (HeaderName::from_static(ID), header_value(id)),
-            (HeaderName::from_static(TIMESTAMP), header_value(timestamp)),
-            (HeaderName::from_static(SIGNATURE), header_value(signature)),
-        ]
+        signed([(ID, id), (TIMESTAMP, timestamp), (SIGNATURE, signature)])
     }
 }
 

@@ -12,8 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::common::{
-    check_fresh, header_value, hex_tag, mac_of, matches_any, parse_timestamp, single, text,
-    unix_seconds,
+    check_fresh, hex_tag, mac_of, matches_any, parse_timestamp, signed, single, text, unix_seconds,
 };
 use super::{Check, Credentials, Unfit, VerifyError, hmac_key};
 
@@ -56,10 +55,7 @@ impl Check for Stripe {
     fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
         let timestamp = unix_seconds(now).to_string();
         let signature = hex::encode(tag(&self.0, &timestamp, body));
-        vec![(
-            HeaderName::from_static("stripe-signature"),
-            header_value(format!("t={timestamp},v1={signature}")),
-        )]
+        signed([(HEADER, format!("t={timestamp},v1={signature}"))])
     }
 }
 
