@@ -100,21 +100,21 @@ pub fn decode(route: &HookRoute, map: &HeaderMap, body: &[u8]) -> Result<Decoded
         .find(|f| &f.key == param)
         .ok_or_else(|| BadRequest(format!("form parameter {param:?} is missing")))?
         .value;
-    Ok(
-        match serde_json::from_str::<serde::de::IgnoredAny>(&value) {
-            Ok(_) => DecodedBody::FormParamJson(value),
-            Err(_) => DecodedBody::FormParamText(value),
-        },
-    )
+    Ok(match is_json(&value) {
+        true => DecodedBody::FormParamJson(value),
+        false => DecodedBody::FormParamText(value),
+    })
+}
+
+fn is_json(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// `json` for a body that is UTF-8 and parses as JSON, else `none` (the
 /// plugin still has the bytes).
 fn json_if_it_parses(body: &[u8]) -> DecodedBody {
     match std::str::from_utf8(body) {
-        Ok(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
-            DecodedBody::Json(text.to_owned())
-        }
+        Ok(text) if is_json(text) => DecodedBody::Json(text.to_owned()),
         _ => DecodedBody::None,
     }
 }
