@@ -52,14 +52,12 @@ pub(super) fn prepare(credentials: Credentials) -> Result<Basic, Unfit> {
 impl Check for Basic {
     fn verify(&self, headers: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyError> {
         let malformed = VerifyError::Malformed(HEADER);
-        let value = single(headers, HEADER)?.as_bytes();
-        let (scheme, rest) = value.split_at_checked(6).ok_or(malformed.clone())?;
-        if !scheme.eq_ignore_ascii_case(b"Basic ") {
-            return Err(malformed);
-        }
-        let decoded = BASE64
-            .decode(rest.trim_ascii())
-            .map_err(|_| malformed.clone())?;
+        let decoded = single(headers, HEADER)?
+            .as_bytes()
+            .split_at_checked(6)
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"Basic "))
+            .and_then(|(_, rest)| BASE64.decode(rest.trim_ascii()).ok())
+            .ok_or(malformed.clone())?;
         // RFC 7617: the user cannot contain ':', the password may.
         let colon = decoded.iter().position(|&b| b == b':').ok_or(malformed)?;
         let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);

@@ -95,20 +95,13 @@ fn is_space(b: &u8) -> bool {
 
 /// The token of `Authorization: Bearer <token>` (scheme name in any case).
 fn bearer_token(headers: &HeaderMap) -> Result<&[u8], VerifyError> {
-    let value = single(headers, AUTHORIZATION_NAME)?;
-    let malformed = VerifyError::Malformed(AUTHORIZATION_NAME);
-    let (scheme, rest) = value
+    single(headers, AUTHORIZATION_NAME)?
         .as_bytes()
         .split_at_checked(7)
-        .ok_or(malformed.clone())?;
-    if !scheme.eq_ignore_ascii_case(b"Bearer ") {
-        return Err(malformed);
-    }
-    let token = rest.trim_ascii_start();
-    if token.is_empty() {
-        return Err(malformed);
-    }
-    Ok(token)
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"Bearer "))
+        .map(|(_, rest)| rest.trim_ascii_start())
+        .filter(|token| !token.is_empty())
+        .ok_or(VerifyError::Malformed(AUTHORIZATION_NAME))
 }
 
 #[cfg(test)]
