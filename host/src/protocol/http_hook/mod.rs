@@ -134,22 +134,18 @@ pub fn response(answer: Option<Response>) -> Result<(StatusCode, HeaderMap, Vec<
     let Some(answer) = answer else {
         return Ok((StatusCode::OK, HeaderMap::new(), Vec::new()));
     };
-    let status = StatusCode::from_u16(answer.status)
+    let code = answer.status;
+    let status = StatusCode::from_u16(code)
         .ok()
-        .filter(|s| (200..600).contains(&s.as_u16()))
-        .ok_or_else(|| {
-            BadAnswer(format!(
-                "status {} is not a final HTTP status",
-                answer.status
-            ))
-        })?;
-    if answer.headers.len() > MAX_RESPONSE_HEADERS {
+        .filter(|_| (200..600).contains(&code))
+        .ok_or_else(|| BadAnswer(format!("status {code} is not a final HTTP status")))?;
+    let count = answer.headers.len();
+    if count > MAX_RESPONSE_HEADERS {
         return Err(BadAnswer(format!(
-            "{} headers; at most {MAX_RESPONSE_HEADERS} allowed",
-            answer.headers.len()
+            "{count} headers; at most {MAX_RESPONSE_HEADERS} allowed"
         )));
     }
-    let mut map = HeaderMap::with_capacity(answer.headers.len() + 1);
+    let mut map = HeaderMap::with_capacity(count + 1);
     for Field { key, value } in answer.headers {
         let name = HeaderName::from_bytes(key.as_bytes())
             .map_err(|_| BadAnswer(format!("{key:?} is not a header name")))?;
