@@ -63,7 +63,6 @@ fn failure(error: ApiError) -> Response {
     (error.status, headers, json(Err(internal))).into_response()
 }
 
-/// The answer as the protocol's JSON.
 fn json(answer: Result<ExtAnswer, ExtError>) -> impl IntoResponse {
     let body = pyrus_ext::answer_json(answer);
     ([(header::CONTENT_TYPE, "application/json")], body)
