@@ -97,11 +97,8 @@ fn build_request(
 async fn describe_response(response: Response<Body>, report: &mut String) -> anyhow::Result<()> {
     let _ = writeln!(report, "\n{}", response.status());
     for (name, value) in response.headers() {
-        let _ = writeln!(
-            report,
-            "{name}: {}",
-            String::from_utf8_lossy(value.as_bytes())
-        );
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let _ = writeln!(report, "{name}: {value}");
     }
     let body = response
         .into_body()
@@ -159,16 +156,10 @@ pub fn detect_content_type(body: &[u8]) -> Option<&'static str> {
 /// The method the route takes when it takes only one (GET for a pulse);
 /// POST otherwise, as senders do.
 fn default_method(registry: &Registry, path: &str) -> Method {
-    if let Some((route, _)) = routes::takes(path) {
-        let only = routes::ROUTES
-            .iter()
-            .filter(|r| r.plugin_in(path).is_some())
-            .all(|r| r.method == route.method);
-        return if only {
-            route.method.clone()
-        } else {
-            Method::POST
-        };
+    let mut own = routes::taking(path).map(|(route, _)| &route.method);
+    if let Some(first) = own.next() {
+        let only = own.all(|method| method == first);
+        return if only { first.clone() } else { Method::POST };
     }
     let get_only = matches!(
         registry.hooks().lookup(path, "POST"),
@@ -179,7 +170,7 @@ fn default_method(registry: &Registry, path: &str) -> Method {
 
 /// The serving plugin a path reaches.
 fn plugin_for(registry: &Registry, path: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
-    let Some((_, name)) = routes::takes(path) else {
+    let Some((_, name)) = routes::taking(path).next() else {
         // The rule's plugin, whichever method the rule takes.
         let found = ["POST", "GET", "PUT", "PATCH", "DELETE"]
             .into_iter()

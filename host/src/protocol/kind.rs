@@ -21,21 +21,20 @@ impl PluginKind {
 
     /// The WIT world a plugin of this kind targets.
     pub fn world(self) -> &'static str {
-        match self {
-            PluginKind::PyrusBot => "pyrus-bot",
-            PluginKind::PyrusExt => "pyrus-ext",
-            PluginKind::Worksection => "worksection",
-            PluginKind::HttpHook => "http-hook",
-        }
+        self.names().0
     }
 
     /// The interface (without version) the component exports.
     pub fn export(self) -> &'static str {
+        self.names().1
+    }
+
+    fn names(self) -> (&'static str, &'static str) {
         match self {
-            PluginKind::PyrusBot => "hookhost:plugin/pyrus-bot-handler",
-            PluginKind::PyrusExt => "hookhost:plugin/pyrus-ext-handler",
-            PluginKind::Worksection => "hookhost:plugin/worksection-handler",
-            PluginKind::HttpHook => "hookhost:plugin/http-handler",
+            PluginKind::PyrusBot => ("pyrus-bot", "hookhost:plugin/pyrus-bot-handler"),
+            PluginKind::PyrusExt => ("pyrus-ext", "hookhost:plugin/pyrus-ext-handler"),
+            PluginKind::Worksection => ("worksection", "hookhost:plugin/worksection-handler"),
+            PluginKind::HttpHook => ("http-hook", "hookhost:plugin/http-handler"),
         }
     }
 

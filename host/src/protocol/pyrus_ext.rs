@@ -278,23 +278,19 @@ pub fn parse_message(body: &[u8]) -> Result<OutgoingMessage, BadRequest> {
 /// `?username=qwe123&access_code=654321` or `?access_token=…`: every
 /// parameter but `access_token` is a credential.
 pub fn parse_numbers_query(query: &str) -> Result<AccountAuth, BadRequest> {
-    let mut auth = AccountAuth {
-        credentials: Vec::new(),
-        access_token: None,
-    };
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        if key == "access_token" {
-            auth.access_token = Some(value.into_owned());
-        } else {
-            check_len("credential code", &key, MAX_CODE)?;
-            check_len("credential value", &value, MAX_VALUE)?;
-            auth.credentials.push(Credential {
-                code: key.into_owned(),
-                value: value.into_owned(),
-            });
-        }
-    }
-    Ok(auth)
+    let (tokens, others): (Vec<_>, Vec<_>) =
+        form_urlencoded::parse(query.as_bytes()).partition(|(key, _)| key == "access_token");
+    let others = others.into_iter().map(|(code, value)| WireCredential {
+        code: code.into_owned(),
+        value: value.into_owned(),
+    });
+    Ok(AccountAuth {
+        credentials: credentials(others.collect())?,
+        access_token: tokens
+            .into_iter()
+            .last()
+            .map(|(_, token)| token.into_owned()),
+    })
 }
 
 #[derive(Serialize, Default)]

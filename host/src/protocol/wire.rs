@@ -48,24 +48,19 @@ enum NumberOrText {
 
 /// A string, or a number/boolean written as one; `null` reads as "".
 pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Option::<NumberOrText>::deserialize(d)? {
-        None => String::new(),
-        Some(NumberOrText::Text(s)) => s,
-        Some(NumberOrText::Int(i)) => i.to_string(),
-        Some(NumberOrText::Float(x)) => x.to_string(),
-        Some(NumberOrText::Bool(b)) => b.to_string(),
-    })
+    Ok(opt_text(d)?.unwrap_or_default())
 }
 
 /// Like [`text`], keeping `null` and absence apart from "".
 pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<NumberOrText>::deserialize(d)? {
-        None => None,
-        Some(NumberOrText::Text(s)) => Some(s),
-        Some(NumberOrText::Int(i)) => Some(i.to_string()),
-        Some(NumberOrText::Float(x)) => Some(x.to_string()),
-        Some(NumberOrText::Bool(b)) => Some(b.to_string()),
-    })
+    Ok(
+        Option::<NumberOrText>::deserialize(d)?.map(|value| match value {
+            NumberOrText::Text(s) => s,
+            NumberOrText::Int(i) => i.to_string(),
+            NumberOrText::Float(x) => x.to_string(),
+            NumberOrText::Bool(b) => b.to_string(),
+        }),
+    )
 }
 
 /// An integer id, also when written as a string (`"user_id": "34231"`).

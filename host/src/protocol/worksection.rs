@@ -17,7 +17,7 @@ pub const OK_BODY: &str = r#"{"status":"OK"}"#;
 /// A parsed delivery. Elements that are not events are skipped rather than
 /// failing the whole delivery: its other events are still good, and every
 /// error counts towards Worksection disabling the webhook.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Delivery {
     pub events: Vec<Event>,
     /// Why each skipped element was skipped, e.g. "element 2: not an object".
@@ -26,10 +26,7 @@ pub struct Delivery {
 
 pub fn parse_delivery(body: &[u8]) -> Result<Delivery, BadRequest> {
     let text = utf8(body)?;
-    let mut delivery = Delivery {
-        events: Vec::new(),
-        skipped: Vec::new(),
-    };
+    let mut delivery = Delivery::default();
     // An empty POST (a connectivity check) is acknowledged like any other.
     if text.trim().is_empty() {
         return Ok(delivery);

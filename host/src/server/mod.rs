@@ -81,9 +81,9 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let own = routes::ROUTES
-        .iter()
-        .fold(Router::new(), |router, r| router.route(r.path, r.handler()));
+    let own = routes::ROUTES.iter().fold(Router::new(), |router, r| {
+        router.route(r.path, (r.handler)())
+    });
     // Everything else may be a rule of a generic hook plugin.
     own.fallback(hooks::handle)
         .method_not_allowed_fallback(error::method_not_allowed)

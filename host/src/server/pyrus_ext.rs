@@ -3,54 +3,50 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use bytes::Bytes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::intake::Verified;
 use crate::bindings::pyrus_ext::PyrusExtPre;
-use crate::protocol::pyrus_ext::{self, ExtCall};
+use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{ErrorCode, ExtError};
+use crate::protocol::pyrus_ext::ExtCall::{
+    self, Authorize, AvailableNumbers, Event, SendMessage, Toggle,
+};
+use crate::protocol::pyrus_ext::{
+    self, ExtAnswer, parse_authorize, parse_event, parse_message, parse_numbers_query, parse_toggle,
+};
 use crate::protocol::{BadRequest, pyrus_bot};
 use crate::runtime::HostState;
 
-type Request = Verified<PyrusExtPre<HostState>>;
+type App = State<Arc<AppState>>;
+/// The request, or why intake refused it, which is answered in the
+/// protocol's shape too.
+type Call = Result<Verified<PyrusExtPre<HostState>>, ApiError>;
+type ExtParse = Result<ExtCall, BadRequest>;
 
 /// Parses the call, runs the plugin, and answers in the protocol's JSON.
-async fn call(
-    app: &AppState,
-    request: Result<Request, ApiError>,
-    parse: impl FnOnce(Bytes) -> Result<ExtCall, BadRequest>,
-) -> Response {
-    answer(call_plugin(app, request, parse).await)
-}
-
-async fn call_plugin(
-    app: &AppState,
-    request: Result<Request, ApiError>,
-    parse: impl FnOnce(Bytes) -> Result<ExtCall, BadRequest>,
-) -> Result<Response, ApiError> {
-    let request = request?;
-    let retry = pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
-    let call = parse(request.body)?;
-    let answer = app
-        .runtime
-        .call_pyrus_ext(&request.pre, &request.plugin.sandbox, &call, retry)
-        .await?;
-    if let Err(e) = &answer {
-        tracing::info!(
-            error_code = pyrus_ext::error_code(e.code),
-            "plugin answered with an error code"
-        );
-    }
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        pyrus_ext::answer_json(answer),
-    )
-        .into_response())
+async fn call(app: &AppState, request: Call, parse: impl FnOnce(Bytes) -> ExtParse) -> Response {
+    let answered = async {
+        let request = request?;
+        let retry = pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
+        let call = parse(request.body)?;
+        let answer = app
+            .runtime
+            .call_pyrus_ext(&request.pre, &request.plugin.sandbox, &call, retry)
+            .await?;
+        if let Err(e) = &answer {
+            tracing::info!(
+                error_code = pyrus_ext::error_code(e.code),
+                "plugin answered with an error code"
+            );
+        }
+        Ok(json(answer).into_response())
+    };
+    answered.await.unwrap_or_else(failure)
 }
 
 /// A failure on the host's side still reads as the protocol's
@@ -59,96 +55,54 @@ fn failure(error: ApiError) -> Response {
     if !error.status.is_server_error() {
         return error.into_response();
     }
-    #[derive(serde::Serialize)]
-    struct Failure<'a> {
-        error_code: &'static str,
-        error: &'a str,
-    }
-    let body = Json(Failure {
-        error_code: "internal_error",
-        error: &error.reason,
-    });
-    (
-        error.status,
-        axum::response::AppendHeaders(error.headers),
-        body,
-    )
-        .into_response()
+    let internal = ExtError {
+        code: ErrorCode::InternalError,
+        message: Some(error.reason.into_owned()),
+    };
+    let headers = AppendHeaders(error.headers);
+    (error.status, headers, json(Err(internal))).into_response()
 }
 
-/// Every handler's answer, failures in the protocol's shape.
-fn answer(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(failure)
+fn json(answer: Result<ExtAnswer, ExtError>) -> impl IntoResponse {
+    let body = pyrus_ext::answer_json(answer);
+    ([(header::CONTENT_TYPE, "application/json")], body)
 }
 
 /// `GET /pulse`: 200 while the plugin is loaded and can be instantiated.
-pub async fn pulse(
-    State(app): State<Arc<AppState>>,
-    request: Result<Request, ApiError>,
-) -> Response {
-    answer(
-        async {
-            let request = request?;
-            // A bad retry header is a bad request here too.
-            pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
-            app.runtime
-                .probe_pyrus_ext(&request.pre, &request.plugin.sandbox)
-                .await?;
-            Ok(StatusCode::OK.into_response())
-        }
-        .await,
-    )
+pub async fn pulse(State(app): App, request: Call) -> Response {
+    let probed = async {
+        let request = request?;
+        // A bad retry header is a bad request here too.
+        pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
+        app.runtime
+            .probe_pyrus_ext(&request.pre, &request.plugin.sandbox)
+            .await?;
+        Ok(StatusCode::OK.into_response())
+    };
+    probed.await.unwrap_or_else(failure)
 }
 
-pub async fn authorize(
-    State(app): State<Arc<AppState>>,
-    request: Result<Request, ApiError>,
-) -> Response {
-    call(&app, request, |b| {
-        pyrus_ext::parse_authorize(&b).map(ExtCall::Authorize)
-    })
-    .await
+pub async fn authorize(State(app): App, request: Call) -> Response {
+    call(&app, request, |b| parse_authorize(&b).map(Authorize)).await
 }
 
-pub async fn toggle(
-    State(app): State<Arc<AppState>>,
-    request: Result<Request, ApiError>,
-) -> Response {
-    call(&app, request, |b| {
-        pyrus_ext::parse_toggle(&b).map(ExtCall::Toggle)
-    })
-    .await
+pub async fn toggle(State(app): App, request: Call) -> Response {
+    call(&app, request, |b| parse_toggle(&b).map(Toggle)).await
 }
 
-pub async fn event(
-    State(app): State<Arc<AppState>>,
-    request: Result<Request, ApiError>,
-) -> Response {
-    call(&app, request, |b| {
-        pyrus_ext::parse_event(b).map(ExtCall::Event)
-    })
-    .await
+pub async fn event(State(app): App, request: Call) -> Response {
+    call(&app, request, |b| parse_event(b).map(Event)).await
 }
 
-pub async fn send_message(
-    State(app): State<Arc<AppState>>,
-    request: Result<Request, ApiError>,
-) -> Response {
-    call(&app, request, |b| {
-        pyrus_ext::parse_message(&b).map(ExtCall::SendMessage)
-    })
-    .await
+pub async fn send_message(State(app): App, request: Call) -> Response {
+    call(&app, request, |b| parse_message(&b).map(SendMessage)).await
 }
 
 /// `GET /getavailablenumbers?…`: the parameters are in the query string.
-pub async fn available_numbers(
-    State(app): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-    request: Result<Request, ApiError>,
-) -> Response {
-    let query = query.unwrap_or_default();
+pub async fn available_numbers(State(app): App, query: RawQuery, request: Call) -> Response {
+    let query = query.0.unwrap_or_default();
     call(&app, request, move |_| {
-        pyrus_ext::parse_numbers_query(&query).map(ExtCall::AvailableNumbers)
+        parse_numbers_query(&query).map(AvailableNumbers)
     })
     .await
 }

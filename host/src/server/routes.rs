@@ -18,7 +18,7 @@ pub struct Route {
     pub path: &'static str,
     /// One line for `--help`.
     pub about: &'static str,
-    handler: fn(MethodFilter) -> MethodRouter<Arc<AppState>>,
+    pub(super) handler: fn() -> MethodRouter<Arc<AppState>>,
 }
 
 /// One row: `route!(kind, METHOD, "/path/{plugin}", handler, "about")`.
@@ -29,7 +29,7 @@ macro_rules! route {
             method: Method::$method,
             path: $path,
             about: $about,
-            handler: |m| on(m, $handler),
+            handler: || on(MethodFilter::$method, $handler),
         }
     };
 }
@@ -50,25 +50,14 @@ pub static ROUTES: [Route; 8] = [
 pub const HOOKS_ROUTE: &str = "/hooks/{plugin}/{rule}";
 
 impl Route {
-    pub(super) fn handler(&self) -> MethodRouter<Arc<AppState>> {
-        // Every method in the table is one axum can filter on.
-        let filter = MethodFilter::try_from(self.method.clone()).unwrap_or(MethodFilter::POST);
-        (self.handler)(filter)
-    }
-
-    /// The plugin name in `path`, when this route takes that path.
-    pub fn plugin_in<'a>(&self, path: &'a str) -> Option<&'a str> {
-        let mut want = self.path.trim_start_matches('/').split('/');
-        let mut got = path.trim_start_matches('/').split('/');
-        let mut name = None;
-        loop {
-            match (want.next(), got.next()) {
-                (None, None) => return name,
-                (Some("{plugin}"), Some(segment)) if !segment.is_empty() => name = Some(segment),
-                (Some(literal), Some(segment)) if literal == segment => {}
-                _ => return None,
-            }
-        }
+    /// The plugin name in `path` (one non-empty segment), when this route
+    /// takes that path. Leading slashes do not count.
+    fn plugin_in<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let (before, after) = self.path.split_once("{plugin}")?;
+        let rest = path.trim_start_matches('/');
+        let name = rest.strip_prefix(before.trim_start_matches('/'))?;
+        let name = name.strip_suffix(after)?;
+        (!name.is_empty() && !name.contains('/')).then_some(name)
     }
 }
 
@@ -85,19 +74,12 @@ pub fn own_routes() -> Vec<OwnRoute> {
         .collect()
 }
 
-/// The route (and plugin name) that serves `path` with `method`, if any.
-pub fn find<'a>(path: &'a str, method: &Method) -> Option<(&'static Route, &'a str)> {
+/// The routes of the table that take `path`, whatever their method, each
+/// with the plugin name in `path`.
+pub fn taking(path: &str) -> impl Iterator<Item = (&'static Route, &str)> {
     ROUTES
         .iter()
-        .filter(|r| r.method == *method)
-        .find_map(|r| r.plugin_in(path).map(|name| (r, name)))
-}
-
-/// Whether any route of the table takes `path`, whatever the method.
-pub fn takes(path: &str) -> Option<(&'static Route, &str)> {
-    ROUTES
-        .iter()
-        .find_map(|r| r.plugin_in(path).map(|name| (r, name)))
+        .filter_map(move |r| r.plugin_in(path).map(|name| (r, name)))
 }
 
 /// The routes section of `--help`.
@@ -122,6 +104,8 @@ mod tests {
 
     #[test]
     fn a_path_names_its_plugin() {
+        let find = |path, method: &Method| taking(path).find(|(r, _)| r.method == *method);
+        let takes = |path| taking(path).next();
         assert_eq!(
             find("/pyrus/echo-bot", &Method::POST).map(|(r, n)| (r.kind, n)),
             Some((PyrusBot, "echo-bot"))

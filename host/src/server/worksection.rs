@@ -31,9 +31,6 @@ pub async fn handle(
         delivery.events,
         request.body.len(),
     )?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        worksection::OK_BODY,
-    )
-        .into_response())
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    Ok((json, worksection::OK_BODY).into_response())
 }

@@ -10,9 +10,8 @@ use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 
-use super::VerifyError;
 use super::common::{BASE64, digest, same_digest, single};
-use super::verifier::{Check, Credentials, Unfit};
+use super::{Check, Credentials, Unfit, VerifyError};
 
 const HEADER: &str = "Authorization";
 
@@ -23,54 +22,50 @@ pub(super) struct Basic {
     value: HeaderValue,
 }
 
-impl Check for Basic {
-    fn prepare(credentials: Credentials) -> Result<Basic, Unfit> {
-        let Credentials::Basic { user, password } = credentials else {
-            return Err(Unfit::Kind);
-        };
-        if user.is_empty() {
-            return Err("the user is empty".into());
-        }
-        if user.contains(':') {
-            return Err("the user contains ':', which basic auth cannot carry".into());
-        }
-        if password.is_empty() {
-            return Err("the password is empty".into());
-        }
-        if user.chars().any(char::is_control) || password.iter().any(u8::is_ascii_control) {
-            return Err("the user or password contains control characters".into());
-        }
-        let credentials = [user.as_bytes(), b":", &password].concat();
-        let mut value = HeaderValue::try_from(format!("Basic {}", BASE64.encode(credentials)))
-            .map_err(|_| "the user or password cannot be encoded")?;
-        value.set_sensitive(true);
-        Ok(Basic {
-            user: digest(user.as_bytes()),
-            password: digest(&password),
-            value,
-        })
+pub(super) fn prepare(credentials: Credentials) -> Result<Basic, Unfit> {
+    let Credentials::Basic { user, password } = credentials else {
+        return Err(Unfit::Kind);
+    };
+    if user.is_empty() {
+        return Err("the user is empty".into());
     }
+    if user.contains(':') {
+        return Err("the user contains ':', which basic auth cannot carry".into());
+    }
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    if user.chars().any(char::is_control) || password.iter().any(u8::is_ascii_control) {
+        return Err("the user or password contains control characters".into());
+    }
+    let credentials = [user.as_bytes(), b":", &password].concat();
+    let mut value = HeaderValue::try_from(format!("Basic {}", BASE64.encode(credentials)))
+        .map_err(|_| "the user or password cannot be encoded")?;
+    value.set_sensitive(true);
+    Ok(Basic {
+        user: digest(user.as_bytes()),
+        password: digest(&password),
+        value,
+    })
+}
 
+impl Check for Basic {
     fn verify(&self, headers: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyError> {
         let malformed = VerifyError::Malformed(HEADER);
-        let value = single(headers, HEADER)?.as_bytes();
-        let (scheme, rest) = value.split_at_checked(6).ok_or(malformed.clone())?;
-        if !scheme.eq_ignore_ascii_case(b"Basic ") {
-            return Err(malformed);
-        }
-        let decoded = BASE64
-            .decode(rest.trim_ascii())
-            .map_err(|_| malformed.clone())?;
+        let decoded = single(headers, HEADER)?
+            .as_bytes()
+            .split_at_checked(6)
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"Basic "))
+            .and_then(|(_, rest)| BASE64.decode(rest.trim_ascii()).ok())
+            .ok_or(malformed.clone())?;
         // RFC 7617: the user cannot contain ':', the password may.
         let colon = decoded.iter().position(|&b| b == b':').ok_or(malformed)?;
         let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
         let user_ok = same_digest(&digest(user), &self.user);
         let password_ok = same_digest(&digest(password), &self.password);
-        if (user_ok & password_ok).into() {
-            Ok(())
-        } else {
-            Err(VerifyError::Denied("user or password"))
-        }
+        bool::from(user_ok & password_ok)
+            .then_some(())
+            .ok_or(VerifyError::Denied("user or password"))
     }
 
     fn sign(&self, _: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {

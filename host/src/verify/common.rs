@@ -1,17 +1,21 @@
 //! Pieces the schemes share: reading one header, timestamps, constant-time
-//! comparisons and encodings.
+//! comparisons, encodings, and the one-header HMAC of the body that GitHub,
+//! Shopify and Pyrus send.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::header::AsHeaderName;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use hmac::Mac;
+use hmac::digest::KeyInit;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use super::VerifyError;
+use super::{Check, Credentials, Unfit, VerifyError, hmac_key};
 
 /// How far a signed timestamp may lie before or after now: five minutes, as
 /// Stripe, Slack and Standard Webhooks all recommend. Exactly 300 s off is
@@ -114,18 +118,21 @@ pub(super) fn unix_seconds(now: SystemTime) -> u64 {
         .map_or(0, |after| after.as_secs())
 }
 
-/// Whether any candidate equals `expected`, in constant time for each
-/// candidate of the right length. All candidates are compared (no early exit
-/// on a match); a length difference is public and rejects at once.
+/// `Mismatch(name)` unless a candidate equals `expected`, in constant time
+/// for each candidate of the right length. All candidates are compared (no
+/// early exit on a match); a length difference is public and rejects at once.
 pub(super) fn matches_any<'a>(
     expected: &[u8],
     candidates: impl IntoIterator<Item = &'a [u8]>,
-) -> bool {
+    name: &'static str,
+) -> Result<(), VerifyError> {
     let mut any = Choice::from(0);
     for candidate in candidates {
         any |= expected.ct_eq(candidate);
     }
-    any.into()
+    bool::from(any)
+        .then_some(())
+        .ok_or(VerifyError::Mismatch(name))
 }
 
 /// SHA-256 of a token, user or password, so that comparing two of them costs
@@ -139,11 +146,92 @@ pub(super) fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> Choice {
     a.as_slice().ct_eq(b.as_slice())
 }
 
-/// A header value from text this module produced itself (hex, base64, digits
-/// and fixed prefixes), which is always valid. Should that ever not hold, the
-/// value is empty, which fails verification rather than panicking.
-pub(super) fn header_value(text: String) -> HeaderValue {
-    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+/// Headers for `sign`: each a scheme's own name, spelled as its sender
+/// documents it, and text this module produced itself (hex, base64, digits
+/// and fixed prefixes), which are always valid. Should that ever not hold,
+/// the header is left out, which fails verification rather than panicking.
+pub(super) fn signed<const N: usize>(
+    pairs: [(&'static str, String); N],
+) -> Vec<(HeaderName, HeaderValue)> {
+    let header = |(name, text): (&str, String)| {
+        Some((
+            HeaderName::try_from(name).ok()?,
+            HeaderValue::try_from(text).ok()?,
+        ))
+    };
+    pairs.into_iter().filter_map(header).collect()
+}
+
+/// A non-empty tag in hex of either case.
+pub(super) fn hex_tag(text: &str) -> Option<Vec<u8>> {
+    hex::decode(text).ok().filter(|tag| !tag.is_empty())
+}
+
+/// A non-empty tag in [`BASE64`].
+pub(super) fn base64_tag(text: &str) -> Option<Vec<u8>> {
+    BASE64.decode(text).ok().filter(|tag| !tag.is_empty())
+}
+
+/// The keyed HMAC state after `parts`, in order.
+pub(super) fn mac_of<M: Mac + Clone>(key: &M, parts: &[&[u8]]) -> M {
+    let mut mac = key.clone();
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+/// A scheme whose sender puts one HMAC of the raw body in one header, as
+/// `{prefix}{tag}`. The same header twice is malformed: there is no key
+/// rotation within a request, so it is unclear which one was signed.
+pub(super) struct BodyMac<M> {
+    mac: M,
+    /// Spelled as the sender documents it, for errors.
+    header: &'static str,
+    /// Matched in either case (`sha256=` or `SHA256=`).
+    prefix: &'static str,
+    /// The tag the text after the prefix spells; `None` is malformed.
+    decode: fn(&str) -> Option<Vec<u8>>,
+    encode: fn(&[u8]) -> String,
+}
+
+impl<M: Mac + KeyInit + Clone> BodyMac<M> {
+    pub(super) fn new(
+        credentials: Credentials,
+        header: &'static str,
+        prefix: &'static str,
+        decode: fn(&str) -> Option<Vec<u8>>,
+        encode: fn(&[u8]) -> String,
+    ) -> Result<BodyMac<M>, Unfit> {
+        Ok(BodyMac {
+            mac: hmac_key(credentials)?,
+            header,
+            prefix,
+            decode,
+            encode,
+        })
+    }
+}
+
+impl<M: Mac + Clone + Send + Sync> Check for BodyMac<M> {
+    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
+        let value = text(single(headers, self.header)?, self.header)?;
+        let claimed = value
+            .split_at_checked(self.prefix.len())
+            .filter(|(prefix, _)| prefix.eq_ignore_ascii_case(self.prefix))
+            .and_then(|(_, encoded)| (self.decode)(encoded))
+            .ok_or(VerifyError::Malformed(self.header))?;
+        // Constant time; a tag of the wrong length does not match.
+        mac_of(&self.mac, &[body])
+            .verify_slice(&claimed)
+            .map_err(|_| VerifyError::Mismatch(self.header))
+    }
+
+    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
+        let tag = mac_of(&self.mac, &[body]).finalize().into_bytes();
+        let value = format!("{}{}", self.prefix, (self.encode)(&tag));
+        signed([(self.header, value)])
+    }
 }
 
 #[cfg(test)]
@@ -246,8 +334,11 @@ pub(super) mod tests {
     #[test]
     fn matches_any_needs_one_equal_candidate() {
         let expected = [1u8, 2, 3];
-        assert!(matches_any(&expected, [&[9u8, 9, 9][..], &[1, 2, 3][..]]));
-        assert!(!matches_any(&expected, [&[1u8, 2][..], &[1, 2, 3, 4][..]]));
-        assert!(!matches_any(&expected, std::iter::empty()));
+        let mismatch = Err(VerifyError::Mismatch("t"));
+        let candidates = [&[9u8, 9, 9][..], &[1, 2, 3][..]];
+        assert!(matches_any(&expected, candidates, "t").is_ok());
+        let candidates = [&[1u8, 2][..], &[1, 2, 3, 4][..]];
+        assert_eq!(matches_any(&expected, candidates, "t"), mismatch);
+        assert_eq!(matches_any(&expected, std::iter::empty(), "t"), mismatch);
     }
 }

@@ -4,86 +4,34 @@
 //! accepted. GitHub sends one signature per header, so there is no key
 //! rotation within a request; the same header twice is malformed.
 
-use std::time::SystemTime;
+use hmac::Hmac;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use hmac::{Hmac, Mac};
-
-use super::VerifyError;
-use super::common::{header_value, single, text};
-use super::verifier::{Check, Credentials, Unfit, hmac_key};
+use super::common::{BodyMac, hex_tag};
+use super::{Credentials, Unfit};
 
 pub(super) const HEADER_SHA256: &str = "X-Hub-Signature-256";
 pub(super) const HEADER_SHA1: &str = "X-Hub-Signature";
 
 /// The `github` scheme.
-pub(super) struct Sha256(Hmac<sha2::Sha256>);
+pub(super) fn sha256(credentials: Credentials) -> Result<BodyMac<Hmac<sha2::Sha256>>, Unfit> {
+    BodyMac::new(credentials, HEADER_SHA256, "sha256=", hex_tag, |tag| {
+        hex::encode(tag)
+    })
+}
 
 /// The `github-sha1` scheme.
-pub(super) struct Sha1(Hmac<sha1::Sha1>);
-
-impl Check for Sha256 {
-    fn prepare(credentials: Credentials) -> Result<Sha256, Unfit> {
-        hmac_key(credentials).map(Sha256)
-    }
-
-    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
-        check(self.0.clone(), headers, HEADER_SHA256, "sha256=", body)
-    }
-
-    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
-        let name = HeaderName::from_static("x-hub-signature-256");
-        vec![sign(self.0.clone(), name, "sha256=", body)]
-    }
-}
-
-impl Check for Sha1 {
-    fn prepare(credentials: Credentials) -> Result<Sha1, Unfit> {
-        hmac_key(credentials).map(Sha1)
-    }
-
-    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
-        check(self.0.clone(), headers, HEADER_SHA1, "sha1=", body)
-    }
-
-    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
-        let name = HeaderName::from_static("x-hub-signature");
-        vec![sign(self.0.clone(), name, "sha1=", body)]
-    }
-}
-
-fn check<M: Mac>(
-    mut mac: M,
-    headers: &HeaderMap,
-    name: &'static str,
-    prefix: &str,
-    body: &[u8],
-) -> Result<(), VerifyError> {
-    let value = text(single(headers, name)?, name)?;
-    let digits = value
-        .get(..prefix.len())
-        .filter(|p| p.eq_ignore_ascii_case(prefix))
-        .and_then(|_| value.get(prefix.len()..))
-        .ok_or(VerifyError::Malformed(name))?;
-    let claimed = hex::decode(digits)
-        .ok()
-        .filter(|tag| !tag.is_empty())
-        .ok_or(VerifyError::Malformed(name))?;
-    mac.update(body);
-    // Constant time; a tag of the wrong length does not match.
-    mac.verify_slice(&claimed)
-        .map_err(|_| VerifyError::Mismatch(name))
-}
-
-fn sign<M: Mac>(mac: M, name: HeaderName, prefix: &str, body: &[u8]) -> (HeaderName, HeaderValue) {
-    let tag = mac.chain_update(body).finalize().into_bytes();
-    (name, header_value(format!("{prefix}{}", hex::encode(tag))))
+pub(super) fn sha1(credentials: Credentials) -> Result<BodyMac<Hmac<sha1::Sha1>>, Unfit> {
+    BodyMac::new(credentials, HEADER_SHA1, "sha1=", hex_tag, |tag| {
+        hex::encode(tag)
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
     use super::super::common::tests::{at, from_signed, headers};
-    use super::super::{Credentials, Scheme, Verifier};
+    use super::super::{Scheme, Verifier, VerifyError};
     use super::*;
 
     // GitHub docs, "Validating webhook deliveries" (docs.github.com/en/webhooks/

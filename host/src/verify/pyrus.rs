@@ -3,51 +3,25 @@
 //! lower-case hex; both are accepted. One signature per request, so the same
 //! header twice is malformed.
 
-use std::time::SystemTime;
-
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use sha1::Sha1;
 
-use super::VerifyError;
-use super::common::{header_value, single};
-use super::verifier::{Check, Credentials, Unfit, hmac_key};
+use super::common::BodyMac;
+use super::{Credentials, Unfit};
 
 const HEADER: &str = "X-Pyrus-Sig";
 
-pub(super) struct PyrusSig(Hmac<Sha1>);
-
-impl Check for PyrusSig {
-    fn prepare(credentials: Credentials) -> Result<PyrusSig, Unfit> {
-        hmac_key(credentials).map(PyrusSig)
-    }
-
-    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
-        // `hex` decodes either case; a wrong length or a non-hex digit is
-        // malformed, while no digits at all is merely a tag that cannot match.
-        let claimed = hex::decode(single(headers, HEADER)?.as_bytes().trim_ascii())
-            .map_err(|_| VerifyError::Malformed(HEADER))?;
-        // Constant time; a truncated tag does not match.
-        self.0
-            .clone()
-            .chain_update(body)
-            .verify_slice(&claimed)
-            .map_err(|_| VerifyError::Mismatch(HEADER))
-    }
-
-    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
-        let tag = self.0.clone().chain_update(body).finalize().into_bytes();
-        vec![(
-            HeaderName::from_static("x-pyrus-sig"),
-            header_value(hex::encode(tag)),
-        )]
-    }
+pub(super) fn prepare(credentials: Credentials) -> Result<BodyMac<Hmac<Sha1>>, Unfit> {
+    // `hex` decodes either case; a wrong length or a non-hex digit is
+    // malformed, while no digits at all is merely a tag that cannot match.
+    let decode = |digits: &str| hex::decode(digits).ok();
+    BodyMac::new(credentials, HEADER, "", decode, |tag| hex::encode(tag))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::common::tests::{at, headers};
-    use super::super::{Scheme, Verifier};
+    use super::super::{Scheme, Verifier, VerifyError};
     use super::*;
 
     // Computed independently: python3 -c "import hmac,hashlib;

@@ -2,53 +2,27 @@
 //! body keyed with the app's client secret (or the store's webhook signing
 //! secret), as bytes. No timestamp is signed and one signature is sent.
 
-use std::time::SystemTime;
-
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use sha2::Sha256;
 
-use super::VerifyError;
-use super::common::{BASE64, header_value, single, text};
-use super::verifier::{Check, Credentials, Unfit, hmac_key};
+use super::common::{BASE64, BodyMac, base64_tag};
+use super::{Credentials, Unfit};
 
 const HEADER: &str = "X-Shopify-Hmac-Sha256";
 
-pub(super) struct Shopify(Hmac<Sha256>);
-
-impl Check for Shopify {
-    fn prepare(credentials: Credentials) -> Result<Shopify, Unfit> {
-        hmac_key(credentials).map(Shopify)
-    }
-
-    fn verify(&self, headers: &HeaderMap, body: &[u8], _: SystemTime) -> Result<(), VerifyError> {
-        let claimed = BASE64
-            .decode(text(single(headers, HEADER)?, HEADER)?)
-            .ok()
-            .filter(|tag| !tag.is_empty())
-            .ok_or(VerifyError::Malformed(HEADER))?;
-        // Constant time; a tag of the wrong length does not match.
-        self.0
-            .clone()
-            .chain_update(body)
-            .verify_slice(&claimed)
-            .map_err(|_| VerifyError::Mismatch(HEADER))
-    }
-
-    fn sign(&self, body: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
-        let tag = self.0.clone().chain_update(body).finalize().into_bytes();
-        vec![(
-            HeaderName::from_static("x-shopify-hmac-sha256"),
-            header_value(BASE64.encode(tag)),
-        )]
-    }
+pub(super) fn prepare(credentials: Credentials) -> Result<BodyMac<Hmac<Sha256>>, Unfit> {
+    BodyMac::new(credentials, HEADER, "", base64_tag, |tag| {
+        BASE64.encode(tag)
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
     use super::super::common::tests::{at, from_signed, headers};
-    use super::super::{Credentials, Scheme, Verifier};
+    use super::super::{Scheme, Verifier, VerifyError};
     use super::*;
 
     // Shopify publishes no test vector; computed independently with Python:

@@ -9,59 +9,42 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::VerifyError;
-use super::common::{check_fresh, header_value, parse_timestamp, single, text, unix_seconds};
-use super::verifier::{Check, Credentials, Unfit, hmac_key};
+use super::common::{
+    check_fresh, hex_tag, mac_of, parse_timestamp, signed, single, text, unix_seconds,
+};
+use super::{Check, Credentials, Unfit, VerifyError, hmac_key};
 
 const SIGNATURE: &str = "X-Slack-Signature";
 const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
 
 pub(super) struct Slack(Hmac<Sha256>);
 
-impl Check for Slack {
-    fn prepare(credentials: Credentials) -> Result<Slack, Unfit> {
-        hmac_key(credentials).map(Slack)
-    }
+pub(super) fn prepare(credentials: Credentials) -> Result<Slack, Unfit> {
+    hmac_key(credentials).map(Slack)
+}
 
+impl Check for Slack {
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
         let timestamp = text(single(headers, TIMESTAMP)?, TIMESTAMP)?;
         let seconds = parse_timestamp(timestamp, TIMESTAMP)?;
         let claimed = text(single(headers, SIGNATURE)?, SIGNATURE)?
             .strip_prefix("v0=")
-            .and_then(|digits| hex::decode(digits).ok())
-            .filter(|tag| !tag.is_empty())
+            .and_then(hex_tag)
             .ok_or(VerifyError::Malformed(SIGNATURE))?;
         check_fresh(seconds, now, TIMESTAMP)?;
         // Constant time; a tag of the wrong length does not match.
-        mac_over(&self.0, timestamp, body)
+        mac_of(&self.0, &[b"v0:", timestamp.as_bytes(), b":", body])
             .verify_slice(&claimed)
             .map_err(|_| VerifyError::Mismatch(SIGNATURE))
     }
 
     fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
         let timestamp = unix_seconds(now).to_string();
-        let tag = mac_over(&self.0, &timestamp, body).finalize().into_bytes();
+        let tag = mac_of(&self.0, &[b"v0:", timestamp.as_bytes(), b":", body]);
+        let tag = tag.finalize().into_bytes();
         let signature = format!("v0={}", hex::encode(tag));
-        vec![
-            (
-                HeaderName::from_static("x-slack-request-timestamp"),
-                header_value(timestamp),
-            ),
-            (
-                HeaderName::from_static("x-slack-signature"),
-                header_value(signature),
-            ),
-        ]
+        signed([(TIMESTAMP, timestamp), (SIGNATURE, signature)])
     }
-}
-
-/// The HMAC state over `"v0:{timestamp}:{body}"`.
-fn mac_over(mac: &Hmac<Sha256>, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = mac.clone();
-    for part in [b"v0:", timestamp.as_bytes(), b":", body] {
-        mac.update(part);
-    }
-    mac
 }
 
 #[cfg(test)]

@@ -16,11 +16,11 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::VerifyError;
 use super::common::{
-    BASE64, check_fresh, header_value, matches_any, parse_timestamp, single, text, unix_seconds,
+    BASE64, base64_tag, check_fresh, mac_of, matches_any, parse_timestamp, signed, single, text,
+    unix_seconds,
 };
-use super::verifier::{Check, Credentials, Unfit, keyed, secret};
+use super::{Check, Credentials, Unfit, VerifyError, keyed, secret};
 
 const ID: &str = "webhook-id";
 const TIMESTAMP: &str = "webhook-timestamp";
@@ -41,12 +41,12 @@ fn decode_secret(secret: &[u8]) -> Result<Vec<u8>, &'static str> {
     Ok(key)
 }
 
-impl Check for StandardWebhooks {
-    fn prepare(credentials: Credentials) -> Result<StandardWebhooks, Unfit> {
-        let key = decode_secret(&secret(credentials)?)?;
-        keyed(&key).map(StandardWebhooks)
-    }
+pub(super) fn prepare(credentials: Credentials) -> Result<StandardWebhooks, Unfit> {
+    let key = decode_secret(&secret(credentials)?)?;
+    keyed(&key).map(StandardWebhooks)
+}
 
+impl Check for StandardWebhooks {
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
         let id = text(single(headers, ID)?, ID)?;
         if id.is_empty() {
@@ -58,19 +58,14 @@ impl Check for StandardWebhooks {
             .split(' ')
             .filter_map(|entry| entry.split_once(','))
             .filter(|(version, _)| *version == "v1")
-            .filter_map(|(_, signature)| BASE64.decode(signature).ok())
-            .filter(|tag| !tag.is_empty())
+            .filter_map(|(_, signature)| base64_tag(signature))
             .collect();
         if candidates.is_empty() {
             return Err(VerifyError::Malformed(SIGNATURE));
         }
         check_fresh(seconds, now, TIMESTAMP)?;
         let expected = tag(&self.0, id, timestamp, body);
-        if matches_any(&expected, candidates.iter().map(Vec::as_slice)) {
-            Ok(())
-        } else {
-            Err(VerifyError::Mismatch(SIGNATURE))
-        }
+        matches_any(&expected, candidates.iter().map(Vec::as_slice), SIGNATURE)
     }
 
     /// A fresh `msg_<uuid>` id, `now` as the timestamp, one `v1` signature.
@@ -78,19 +73,15 @@ impl Check for StandardWebhooks {
         let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
         let timestamp = unix_seconds(now).to_string();
         let signature = format!("v1,{}", BASE64.encode(tag(&self.0, &id, &timestamp, body)));
-        vec![
-            (HeaderName::from_static(ID), header_value(id)),
-            (HeaderName::from_static(TIMESTAMP), header_value(timestamp)),
-            (HeaderName::from_static(SIGNATURE), header_value(signature)),
-        ]
+        signed([(ID, id), (TIMESTAMP, timestamp), (SIGNATURE, signature)])
     }
 }
 
 fn tag(mac: &Hmac<Sha256>, id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut mac = mac.clone();
-    for part in [id.as_bytes(), b".", timestamp.as_bytes(), b".", body] {
-        mac.update(part);
-    }
+    let mac = mac_of(
+        mac,
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
     mac.finalize().into_bytes().to_vec()
 }
 

@@ -11,11 +11,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::VerifyError;
 use super::common::{
-    check_fresh, header_value, matches_any, parse_timestamp, single, text, unix_seconds,
+    check_fresh, hex_tag, mac_of, matches_any, parse_timestamp, signed, single, text, unix_seconds,
 };
-use super::verifier::{Check, Credentials, Unfit, hmac_key};
+use super::{Check, Credentials, Unfit, VerifyError, hmac_key};
 
 const HEADER: &str = "Stripe-Signature";
 /// For `Stale`: "Stripe-Signature timestamp is outside the 5-minute tolerance".
@@ -23,11 +22,11 @@ const TIMESTAMP: &str = "Stripe-Signature timestamp";
 
 pub(super) struct Stripe(Hmac<Sha256>);
 
-impl Check for Stripe {
-    fn prepare(credentials: Credentials) -> Result<Stripe, Unfit> {
-        hmac_key(credentials).map(Stripe)
-    }
+pub(super) fn prepare(credentials: Credentials) -> Result<Stripe, Unfit> {
+    hmac_key(credentials).map(Stripe)
+}
 
+impl Check for Stripe {
     fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
         let malformed = VerifyError::Malformed(HEADER);
         let mut timestamp = None;
@@ -39,7 +38,7 @@ impl Check for Stripe {
                 "t" if timestamp.replace(value).is_some() => return Err(malformed),
                 "t" => {}
                 // An entry that is not hex cannot match; others still may.
-                "v1" => candidates.extend(hex::decode(value).ok().filter(|tag| !tag.is_empty())),
+                "v1" => candidates.extend(hex_tag(value)),
                 _ => {}
             }
         }
@@ -50,28 +49,18 @@ impl Check for Stripe {
         }
         check_fresh(seconds, now, TIMESTAMP)?;
         let expected = tag(&self.0, timestamp, body);
-        if matches_any(&expected, candidates.iter().map(Vec::as_slice)) {
-            Ok(())
-        } else {
-            Err(VerifyError::Mismatch(HEADER))
-        }
+        matches_any(&expected, candidates.iter().map(Vec::as_slice), HEADER)
     }
 
     fn sign(&self, body: &[u8], now: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
         let timestamp = unix_seconds(now).to_string();
         let signature = hex::encode(tag(&self.0, &timestamp, body));
-        vec![(
-            HeaderName::from_static("stripe-signature"),
-            header_value(format!("t={timestamp},v1={signature}")),
-        )]
+        signed([(HEADER, format!("t={timestamp},v1={signature}"))])
     }
 }
 
 fn tag(mac: &Hmac<Sha256>, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut mac = mac.clone();
-    for part in [timestamp.as_bytes(), b".", body] {
-        mac.update(part);
-    }
+    let mac = mac_of(mac, &[timestamp.as_bytes(), b".", body]);
     mac.finalize().into_bytes().to_vec()
 }
 

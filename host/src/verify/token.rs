@@ -14,9 +14,8 @@ use std::time::SystemTime;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::VerifyError;
 use super::common::{digest, same_digest, single};
-use super::verifier::{Check, Credentials, Unfit};
+use super::{Check, Credentials, Unfit, VerifyError};
 
 /// Names the token in errors without quoting it: "token not accepted".
 const TOKEN: &str = "token";
@@ -31,45 +30,43 @@ pub(super) struct Token {
     value: HeaderValue,
 }
 
-impl Check for Token {
-    fn prepare(credentials: Credentials) -> Result<Token, Unfit> {
-        let Credentials::Token { header, token } = credentials else {
-            return Err(Unfit::Kind);
-        };
-        if token.is_empty() {
-            return Err("the token is empty".into());
-        }
-        if token.first().is_some_and(is_space) || token.last().is_some_and(is_space) {
-            // HTTP drops such whitespace in transit: the token could never match.
-            return Err("the token starts or ends with whitespace".into());
-        }
-        let bearer = header == AUTHORIZATION;
-        let mut value = if bearer {
-            HeaderValue::from_bytes(&[b"Bearer ", &token[..]].concat())
-        } else {
-            HeaderValue::from_bytes(&token)
-        }
-        .map_err(|_| "the token has characters a header cannot carry")?;
-        value.set_sensitive(true);
-        Ok(Token {
-            header,
-            bearer,
-            digest: digest(&token),
-            value,
-        })
+pub(super) fn prepare(credentials: Credentials) -> Result<Token, Unfit> {
+    let Credentials::Token { header, token } = credentials else {
+        return Err(Unfit::Kind);
+    };
+    if token.is_empty() {
+        return Err("the token is empty".into());
     }
+    if token.first().is_some_and(is_space) || token.last().is_some_and(is_space) {
+        // HTTP drops such whitespace in transit: the token could never match.
+        return Err("the token starts or ends with whitespace".into());
+    }
+    let bearer = header == AUTHORIZATION;
+    let mut value = if bearer {
+        HeaderValue::from_bytes(&[b"Bearer ", &token[..]].concat())
+    } else {
+        HeaderValue::from_bytes(&token)
+    }
+    .map_err(|_| "the token has characters a header cannot carry")?;
+    value.set_sensitive(true);
+    Ok(Token {
+        header,
+        bearer,
+        digest: digest(&token),
+        value,
+    })
+}
 
+impl Check for Token {
     fn verify(&self, headers: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyError> {
         let presented = if self.bearer {
             bearer_token(headers)?
         } else {
             single(headers, &self.header)?.as_bytes()
         };
-        if same_digest(&digest(presented), &self.digest).into() {
-            Ok(())
-        } else {
-            Err(VerifyError::Denied(TOKEN))
-        }
+        bool::from(same_digest(&digest(presented), &self.digest))
+            .then_some(())
+            .ok_or(VerifyError::Denied(TOKEN))
     }
 
     fn sign(&self, _: &[u8], _: SystemTime) -> Vec<(HeaderName, HeaderValue)> {
@@ -98,20 +95,13 @@ fn is_space(b: &u8) -> bool {
 
 /// The token of `Authorization: Bearer <token>` (scheme name in any case).
 fn bearer_token(headers: &HeaderMap) -> Result<&[u8], VerifyError> {
-    let value = single(headers, AUTHORIZATION_NAME)?;
-    let malformed = VerifyError::Malformed(AUTHORIZATION_NAME);
-    let (scheme, rest) = value
+    single(headers, AUTHORIZATION_NAME)?
         .as_bytes()
         .split_at_checked(7)
-        .ok_or(malformed.clone())?;
-    if !scheme.eq_ignore_ascii_case(b"Bearer ") {
-        return Err(malformed);
-    }
-    let token = rest.trim_ascii_start();
-    if token.is_empty() {
-        return Err(malformed);
-    }
-    Ok(token)
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"Bearer "))
+        .map(|(_, rest)| rest.trim_ascii_start())
+        .filter(|token| !token.is_empty())
+        .ok_or(VerifyError::Malformed(AUTHORIZATION_NAME))
 }
 
 #[cfg(test)]

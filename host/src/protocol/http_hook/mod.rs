@@ -24,22 +24,10 @@ const HOST_OWNED: [HeaderName; 4] = [
     header::UPGRADE,
 ];
 
-/// Headers as the plugin sees them: lower-case names, in order, values
-/// that are not UTF-8 decoded lossily; `hidden` (the header carrying the
-/// sender's credential) left out.
-pub fn headers(map: &HeaderMap, hidden: Option<&HeaderName>) -> Vec<Field> {
-    map.iter()
-        .filter(|(name, _)| Some(*name) != hidden)
-        .map(|(name, value)| Field {
-            key: name.as_str().to_owned(),
-            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        })
-        .collect()
-}
-
 /// The request a hook plugin sees for an authentic `body` that matched
-/// `route` with `params`; `hidden` is the header carrying the sender's
-/// credential, which the plugin does not get.
+/// `route` with `params`. Headers keep their order, with lower-case names
+/// and values that are not UTF-8 decoded lossily; `hidden`, the header
+/// carrying the sender's credential, is left out.
 pub fn request(
     route: &HookRoute,
     params: Vec<(String, String)>,
@@ -58,49 +46,18 @@ pub fn request(
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
         query: uri.query().unwrap_or_default().to_owned(),
-        headers: headers(map, hidden),
+        headers: map
+            .iter()
+            .filter(|(name, _)| Some(*name) != hidden)
+            .map(|(name, value)| Field {
+                key: name.as_str().to_owned(),
+                value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            })
+            .collect(),
         decoded: decode(route, map, &body)?,
         // `Vec::from(Bytes)` reuses the buffer when nothing else holds it.
         body: Vec::from(body),
     })
-}
-
-/// What the request's `content-type` says about its body.
-#[derive(Debug, PartialEq)]
-enum Claim {
-    /// No `content-type` (or a blank one): the body may be anything.
-    Unsaid,
-    /// `text/plain`, which errbot's senders also use for JSON.
-    Text,
-    /// `application/json` or `*+json`: the body must be JSON.
-    Json,
-    /// `application/x-www-form-urlencoded`.
-    Form,
-    /// Any other type, or a value that is not visible ASCII.
-    Other,
-}
-
-fn claim(map: &HeaderMap) -> Claim {
-    let Some(value) = map.get(header::CONTENT_TYPE) else {
-        return Claim::Unsaid;
-    };
-    let Ok(value) = value.to_str() else {
-        return Claim::Other;
-    };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "" => Claim::Unsaid,
-        "text/plain" => Claim::Text,
-        "application/json" => Claim::Json,
-        "application/x-www-form-urlencoded" => Claim::Form,
-        other if other.ends_with("+json") => Claim::Json,
-        _ => Claim::Other,
-    }
 }
 
 /// Decodes the body for `route` as errbot does where that is safe: JSON
@@ -113,17 +70,24 @@ pub fn decode(route: &HookRoute, map: &HeaderMap, body: &[u8]) -> Result<Decoded
     if route.raw || body.is_empty() {
         return Ok(DecodedBody::None);
     }
-    match claim(map) {
-        Claim::Json => {
+    // A value that is not visible ASCII is no type we know.
+    let mime = match map.get(header::CONTENT_TYPE).map(HeaderValue::to_str) {
+        None => "",
+        Some(Ok(value)) => value.split(';').next().unwrap_or_default(),
+        Some(Err(_)) => return Ok(DecodedBody::None),
+    };
+    match mime.trim().to_ascii_lowercase().as_str() {
+        // No (or a blank) type, or `text/plain`, which errbot's senders also use for JSON.
+        "" | "text/plain" => return Ok(json_if_it_parses(body)),
+        "application/x-www-form-urlencoded" => {}
+        json if json == "application/json" || json.ends_with("+json") => {
             let text = std::str::from_utf8(body)
                 .map_err(|e| BadRequest(format!("JSON body is not UTF-8: {e}")))?;
             serde_json::from_str::<serde::de::IgnoredAny>(text)
                 .map_err(|e| BadRequest(format!("body is not valid JSON: {e}")))?;
             return Ok(DecodedBody::Json(text.to_owned()));
         }
-        Claim::Unsaid | Claim::Text => return Ok(json_if_it_parses(body)),
-        Claim::Other => return Ok(DecodedBody::None),
-        Claim::Form => {}
+        _ => return Ok(DecodedBody::None),
     }
     let mut fields = form_urlencoded::parse(body).map(|(key, value)| Field {
         key: key.into_owned(),
@@ -136,21 +100,21 @@ pub fn decode(route: &HookRoute, map: &HeaderMap, body: &[u8]) -> Result<Decoded
         .find(|f| &f.key == param)
         .ok_or_else(|| BadRequest(format!("form parameter {param:?} is missing")))?
         .value;
-    Ok(
-        match serde_json::from_str::<serde::de::IgnoredAny>(&value) {
-            Ok(_) => DecodedBody::FormParamJson(value),
-            Err(_) => DecodedBody::FormParamText(value),
-        },
-    )
+    Ok(match is_json(&value) {
+        true => DecodedBody::FormParamJson(value),
+        false => DecodedBody::FormParamText(value),
+    })
+}
+
+fn is_json(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// `json` for a body that is UTF-8 and parses as JSON, else `none` (the
 /// plugin still has the bytes).
 fn json_if_it_parses(body: &[u8]) -> DecodedBody {
     match std::str::from_utf8(body) {
-        Ok(text) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
-            DecodedBody::Json(text.to_owned())
-        }
+        Ok(text) if is_json(text) => DecodedBody::Json(text.to_owned()),
         _ => DecodedBody::None,
     }
 }
@@ -170,22 +134,18 @@ pub fn response(answer: Option<Response>) -> Result<(StatusCode, HeaderMap, Vec<
     let Some(answer) = answer else {
         return Ok((StatusCode::OK, HeaderMap::new(), Vec::new()));
     };
-    let status = StatusCode::from_u16(answer.status)
+    let code = answer.status;
+    let status = StatusCode::from_u16(code)
         .ok()
-        .filter(|s| (200..600).contains(&s.as_u16()))
-        .ok_or_else(|| {
-            BadAnswer(format!(
-                "status {} is not a final HTTP status",
-                answer.status
-            ))
-        })?;
-    if answer.headers.len() > MAX_RESPONSE_HEADERS {
+        .filter(|_| (200..600).contains(&code))
+        .ok_or_else(|| BadAnswer(format!("status {code} is not a final HTTP status")))?;
+    let count = answer.headers.len();
+    if count > MAX_RESPONSE_HEADERS {
         return Err(BadAnswer(format!(
-            "{} headers; at most {MAX_RESPONSE_HEADERS} allowed",
-            answer.headers.len()
+            "{count} headers; at most {MAX_RESPONSE_HEADERS} allowed"
         )));
     }
-    let mut map = HeaderMap::with_capacity(answer.headers.len() + 1);
+    let mut map = HeaderMap::with_capacity(count + 1);
     for Field { key, value } in answer.headers {
         let name = HeaderName::from_bytes(key.as_bytes())
             .map_err(|_| BadAnswer(format!("{key:?} is not a header name")))?;

@@ -93,12 +93,7 @@ impl Pattern {
     /// `self` followed by `rest`: a rule under its mount point.
     pub fn join(&self, rest: &Pattern) -> Pattern {
         Pattern {
-            segments: self
-                .segments
-                .iter()
-                .chain(&rest.segments)
-                .cloned()
-                .collect(),
+            segments: [&self.segments[..], &rest.segments].concat(),
         }
     }
 
