@@ -152,7 +152,7 @@ fn fetch(spec: &Spec) -> String {
     };
     let future = match outgoing_handler::handle(request, None) {
         Ok(future) => future,
-        Err(code) => return format!("{out}error {code:?}"),
+        Err(code) => return format!("{out}error {}", name(&code)),
     };
     if let Some(text) = &spec.body {
         let Ok(stream) = body.write() else {
@@ -169,7 +169,7 @@ fn fetch(spec: &Spec) -> String {
     future.subscribe().block();
     let response = match future.get() {
         Some(Ok(Ok(response))) => response,
-        Some(Ok(Err(code))) => return format!("{out}error {code:?}"),
+        Some(Ok(Err(code))) => return format!("{out}error {}", name(&code)),
         Some(Err(())) | None => return format!("{out}error no response"),
     };
     out.push_str(&format!("status {}\n", response.status()));
@@ -197,13 +197,20 @@ fn read_body(response: &IncomingResponse) -> Result<Vec<u8>, String> {
             Err(StreamError::LastOperationFailed(e)) => {
                 let code: Option<ErrorCode> = wasip2::http::types::http_error_code(&e);
                 return Err(match code {
-                    Some(code) => format!("{code:?}"),
+                    Some(code) => name(&code),
                     None => e.to_debug_string(),
                 });
             }
         }
     }
     Ok(bytes)
+}
+
+/// `HttpRequestDenied`, `HttpResponseBodySize(Some(4096))`: the code as
+/// Debug prints it, without the enum's name.
+fn name(code: &ErrorCode) -> String {
+    let text = format!("{code:?}");
+    text.strip_prefix("ErrorCode::").unwrap_or(&text).to_owned()
 }
 
 export!(TestFetch);
