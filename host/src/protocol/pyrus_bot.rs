@@ -6,7 +6,7 @@ use serde::ser::{Error as _, SerializeMap};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::wire::{from_json, into_text, nullable};
+use super::wire::{entry, from_json, into_text, nullable};
 use super::{BadAnswer, BadRequest};
 use crate::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
 use crate::bindings::hookhost::plugin::pyrus_types::{
@@ -196,15 +196,6 @@ impl Serialize for Wire<'_, Comment> {
         )?;
         map.end()
     }
-}
-
-/// `key: value`, left out when there is no value.
-fn entry<M: SerializeMap>(
-    map: &mut M,
-    key: &str,
-    value: Option<impl Serialize>,
-) -> Result<(), M::Error> {
-    value.map_or(Ok(()), |value| map.serialize_entry(key, &value))
 }
 
 /// `key: [...]`, left out when the list is empty.
