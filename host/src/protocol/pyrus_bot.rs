@@ -2,10 +2,11 @@
 //! answers with (the body of Pyrus's `POST /tasks/{task-id}/comments`).
 
 use axum::http::HeaderValue;
-use serde::{Deserialize, Serialize};
+use serde::ser::{Error as _, SerializeMap};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::wire::{from_json, into_text, nullable};
+use super::wire::{entry, from_json, into_text, nullable};
 use super::{BadAnswer, BadRequest};
 use crate::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
 use crate::bindings::hookhost::plugin::pyrus_types::{
@@ -55,39 +56,7 @@ pub fn parse_event(body: bytes::Bytes, retry: Retry) -> Result<BotEvent, BadRequ
 
 /// The JSON body Pyrus expects, with unset fields left out.
 pub fn comment_json(comment: Comment) -> Result<Vec<u8>, BadAnswer> {
-    let field_updates = comment
-        .field_updates
-        .into_iter()
-        .map(WireFieldUpdate::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    let wire = WireComment {
-        text: comment.text,
-        formatted_text: comment.formatted_text,
-        approval_choice: comment.approval_choice.map(|c| match c {
-            ApprovalChoice::Approved => "approved",
-            ApprovalChoice::Rejected => "rejected",
-            ApprovalChoice::Acknowledged => "acknowledged",
-            ApprovalChoice::Revoked => "revoked",
-        }),
-        action: comment.action.map(|a| match a {
-            TaskAction::Finished => "finished",
-            TaskAction::Reopened => "reopened",
-        }),
-        reassign_to: comment.reassign_to.map(WirePersonRef::from),
-        participants_added: people(comment.participants_added),
-        participants_removed: people(comment.participants_removed),
-        subscribers_added: people(comment.subscribers_added),
-        subscribers_removed: people(comment.subscribers_removed),
-        approvals_added: steps(comment.approvals_added),
-        approvals_removed: steps(comment.approvals_removed),
-        field_updates,
-        due_date: comment.due_date,
-        due: comment.due,
-        duration: comment.duration,
-        spent_minutes: comment.spent_minutes,
-        attachments: comment.attachments,
-    };
-    serde_json::to_vec(&wire).map_err(|e| BadAnswer(e.to_string()))
+    serde_json::to_vec(&Wire(&comment)).map_err(|e| BadAnswer(e.to_string()))
 }
 
 // ---- what Pyrus sends -------------------------------------------------------
@@ -182,114 +151,115 @@ impl From<WireTask> for Task {
 
 // ---- what the bot answers ---------------------------------------------------
 
-#[derive(Serialize)]
-struct WireComment {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    formatted_text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    approval_choice: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    action: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reassign_to: Option<WirePersonRef>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    participants_added: Vec<WirePersonRef>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    participants_removed: Vec<WirePersonRef>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    subscribers_added: Vec<WirePersonRef>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    subscribers_removed: Vec<WirePersonRef>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    approvals_added: Vec<Vec<WirePersonRef>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    approvals_removed: Vec<Vec<WirePersonRef>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    field_updates: Vec<WireFieldUpdate>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    due_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    due: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    duration: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    spent_minutes: Option<u32>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    attachments: Vec<String>,
-}
+/// A WIT value as the JSON Pyrus reads.
+struct Wire<'a, T>(&'a T);
 
-/// `{"id": 1731}` or `{"email": "bob@example.com"}`.
-#[derive(Serialize)]
-#[serde(rename_all = "lowercase")]
-enum WirePersonRef {
-    Id(i64),
-    Email(String),
-}
-
-impl From<PersonRef> for WirePersonRef {
-    fn from(p: PersonRef) -> Self {
-        match p {
-            PersonRef::Id(id) => WirePersonRef::Id(id),
-            PersonRef::Email(email) => WirePersonRef::Email(email),
-        }
+impl Serialize for Wire<'_, Comment> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let approval_choice = c.approval_choice.map(|choice| match choice {
+            ApprovalChoice::Approved => "approved",
+            ApprovalChoice::Rejected => "rejected",
+            ApprovalChoice::Acknowledged => "acknowledged",
+            ApprovalChoice::Revoked => "revoked",
+        });
+        let action = c.action.map(|action| match action {
+            TaskAction::Finished => "finished",
+            TaskAction::Reopened => "reopened",
+        });
+        let mut map = s.serialize_map(None)?;
+        entry(&mut map, "text", c.text.as_ref())?;
+        entry(&mut map, "formatted_text", c.formatted_text.as_ref())?;
+        entry(&mut map, "approval_choice", approval_choice.as_ref())?;
+        entry(&mut map, "action", action.as_ref())?;
+        entry(
+            &mut map,
+            "reassign_to",
+            c.reassign_to.as_ref().map(Wire).as_ref(),
+        )?;
+        list(&mut map, "participants_added", &c.participants_added)?;
+        list(&mut map, "participants_removed", &c.participants_removed)?;
+        list(&mut map, "subscribers_added", &c.subscribers_added)?;
+        list(&mut map, "subscribers_removed", &c.subscribers_removed)?;
+        list(&mut map, "approvals_added", &c.approvals_added)?;
+        list(&mut map, "approvals_removed", &c.approvals_removed)?;
+        list(&mut map, "field_updates", &c.field_updates)?;
+        entry(&mut map, "due_date", c.due_date.as_ref())?;
+        entry(&mut map, "due", c.due.as_ref())?;
+        entry(&mut map, "duration", c.duration.as_ref())?;
+        entry(&mut map, "spent_minutes", c.spent_minutes.as_ref())?;
+        let attachments = &c.attachments;
+        entry(
+            &mut map,
+            "attachments",
+            Some(attachments).filter(|a| !a.is_empty()),
+        )?;
+        map.end()
     }
 }
 
-fn people(list: Vec<PersonRef>) -> Vec<WirePersonRef> {
-    list.into_iter().map(WirePersonRef::from).collect()
+/// `key: [...]`, left out when the list is empty.
+fn list<M: SerializeMap, T>(map: &mut M, key: &str, items: &[T]) -> Result<(), M::Error>
+where
+    for<'b> Wire<'b, T>: Serialize,
+{
+    entry(map, key, Some(Seq(items)).filter(|_| !items.is_empty()))
 }
 
-fn steps(list: Vec<Vec<PersonRef>>) -> Vec<Vec<WirePersonRef>> {
-    list.into_iter().map(people).collect()
+/// A list of WIT values, as a JSON array.
+struct Seq<'a, T>(&'a [T]);
+
+impl<T> Serialize for Seq<'_, T>
+where
+    for<'b> Wire<'b, T>: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Wire))
+    }
+}
+
+/// An approval step: the persons in it.
+impl Serialize for Wire<'_, Vec<PersonRef>> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Seq(self.0).serialize(s)
+    }
+}
+
+/// `{"id": 1731}` or `{"email": "bob@example.com"}`.
+impl Serialize for Wire<'_, PersonRef> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1))?;
+        match self.0 {
+            PersonRef::Id(id) => map.serialize_entry("id", id)?,
+            PersonRef::Email(email) => map.serialize_entry("email", email)?,
+        }
+        map.end()
+    }
 }
 
 /// `{"id": 5, "value": …}`, `{"code": "…", "value": …}` or `{"name": "…", "value": …}`.
-#[derive(Serialize)]
-struct WireFieldUpdate {
-    #[serde(flatten)]
-    field: WireFieldRef,
-    value: WireFieldValue,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "lowercase")]
-enum WireFieldRef {
-    Id(i64),
-    Code(String),
-    Name(String),
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum WireFieldValue {
-    Text(String),
-    Number(f64),
-    Json(Box<RawValue>),
-}
-
-impl TryFrom<FieldUpdate> for WireFieldUpdate {
-    type Error = BadAnswer;
-
-    fn try_from(update: FieldUpdate) -> Result<Self, BadAnswer> {
-        let field = match update.field {
-            FieldRef::Id(id) => WireFieldRef::Id(id),
-            FieldRef::Code(code) => WireFieldRef::Code(code),
-            FieldRef::Name(name) => WireFieldRef::Name(name),
-        };
-        let value = match update.value {
-            FieldValue::Text(text) => WireFieldValue::Text(text),
-            FieldValue::Number(n) if n.is_finite() => WireFieldValue::Number(n),
+impl Serialize for Wire<'_, FieldUpdate> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        match &self.0.field {
+            FieldRef::Id(id) => map.serialize_entry("id", id)?,
+            FieldRef::Code(code) => map.serialize_entry("code", code)?,
+            FieldRef::Name(name) => map.serialize_entry("name", name)?,
+        }
+        match &self.0.value {
+            FieldValue::Text(text) => map.serialize_entry("value", text)?,
+            FieldValue::Number(n) if n.is_finite() => map.serialize_entry("value", n)?,
             FieldValue::Number(n) => {
-                return Err(BadAnswer(format!("field value {n} is not a JSON number")));
+                let why = format!("field value {n} is not a JSON number");
+                return Err(S::Error::custom(why));
             }
-            FieldValue::Json(json) => WireFieldValue::Json(
-                RawValue::from_string(json)
-                    .map_err(|e| BadAnswer(format!("field value is not valid JSON: {e}")))?,
-            ),
-        };
-        Ok(WireFieldUpdate { field, value })
+            FieldValue::Json(json) => {
+                let json: &RawValue = serde_json::from_str(json)
+                    .map_err(|e| S::Error::custom(format!("field value is not valid JSON: {e}")))?;
+                map.serialize_entry("value", json)?;
+            }
+        }
+        map.end()
     }
 }
 

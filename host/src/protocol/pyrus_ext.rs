@@ -2,11 +2,13 @@
 //! `/toggle`, `/event`, `/sendmessage` and `/getavailablenumbers`, their
 //! documented limits, and the JSON answers with `error_code`/`error`.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::BadRequest;
 use super::wire::{
-    empty_as_none, from_json, id, ids, into_text, nullable, opt_text, required_text, text, utf8,
+    empty_as_none, entry, from_json, id, ids, into_text, nullable, opt_text, required_text, text,
+    utf8,
 };
 use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{
     Account, AccountAuth, AuthorizeRequest, Credential, ErrorCode, EventPerson, EventType,
@@ -293,52 +295,33 @@ pub fn parse_numbers_query(query: &str) -> Result<AccountAuth, BadRequest> {
     })
 }
 
-#[derive(Serialize, Default)]
-struct WireAnswer {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    numbers: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
 /// The JSON Pyrus reads: the document's field names, unset ones left out.
 pub fn answer_json(answer: Result<ExtAnswer, ExtError>) -> Vec<u8> {
-    let wire = match answer {
-        Ok(ExtAnswer::Account(Account {
-            account_id,
-            account_name,
-            access_token,
-            refresh_token,
-        })) => WireAnswer {
-            account_id: Some(account_id),
-            account_name: Some(account_name),
-            access_token,
-            refresh_token,
-            ..WireAnswer::default()
-        },
-        Ok(ExtAnswer::Numbers(numbers)) => WireAnswer {
-            numbers: Some(numbers),
-            ..WireAnswer::default()
-        },
-        Ok(ExtAnswer::Done) => WireAnswer::default(),
-        Err(error) => WireAnswer {
-            error_code: Some(error_code(error.code)),
-            error: error.message,
-            ..WireAnswer::default()
-        },
-    };
     // Plain strings and lists: serializing cannot fail.
-    serde_json::to_vec(&wire).unwrap_or_else(|_| b"{}".to_vec())
+    serde_json::to_vec(&Answer(&answer)).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+struct Answer<'a>(&'a Result<ExtAnswer, ExtError>);
+
+impl Serialize for Answer<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        match self.0 {
+            Ok(ExtAnswer::Account(account)) => {
+                map.serialize_entry("account_id", &account.account_id)?;
+                map.serialize_entry("account_name", &account.account_name)?;
+                entry(&mut map, "access_token", account.access_token.as_ref())?;
+                entry(&mut map, "refresh_token", account.refresh_token.as_ref())?;
+            }
+            Ok(ExtAnswer::Numbers(numbers)) => map.serialize_entry("numbers", numbers)?,
+            Ok(ExtAnswer::Done) => {}
+            Err(error) => {
+                map.serialize_entry("error_code", error_code(error.code))?;
+                entry(&mut map, "error", error.message.as_ref())?;
+            }
+        }
+        map.end()
+    }
 }
 
 pub fn error_code(code: ErrorCode) -> &'static str {

@@ -1,8 +1,10 @@
 //! Leniencies shared by the JSON parsers: senders write `null` for absent
-//! values and numbers as strings (or the other way round).
+//! values and numbers as strings (or the other way round); and [`entry`],
+//! which the writers use to leave unset values out.
 
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::BadRequest;
 
@@ -102,4 +104,14 @@ where
             .map(Some)
             .map_err(D::Error::custom),
     }
+}
+
+/// `key: value` in a JSON object being written, left out when there is no
+/// value.
+pub fn entry<M: SerializeMap>(
+    map: &mut M,
+    key: &str,
+    value: Option<impl Serialize>,
+) -> Result<(), M::Error> {
+    value.map_or(Ok(()), |value| map.serialize_entry(key, &value))
 }

@@ -16,21 +16,6 @@ const LOG_BUDGET: usize = 64 * 1024;
 /// Longest line kept in the buffer before it is logged anyway.
 const MAX_LINE: usize = 4096;
 
-#[derive(Clone, Copy, Debug)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-impl Stream {
-    fn name(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        }
-    }
-}
-
 /// What is left of one request's log budget.
 #[derive(Clone)]
 pub struct LogBudget(Arc<BudgetState>);
@@ -80,7 +65,8 @@ impl LogBudget {
 #[derive(Clone)]
 pub struct GuestOutput {
     plugin: Arc<str>,
-    stream: Stream,
+    /// `stdout` or `stderr`.
+    stream: &'static str,
     budget: LogBudget,
 }
 
@@ -92,7 +78,7 @@ impl GuestOutput {
             stream,
             budget: budget.clone(),
         };
-        (make(Stream::Stdout), make(Stream::Stderr))
+        (make("stdout"), make("stderr"))
     }
 }
 
@@ -131,7 +117,7 @@ impl LineWriter {
         tracing::info!(
             target: "hookhost::guest",
             plugin = %self.out.plugin,
-            stream = self.out.stream.name(),
+            stream = self.out.stream,
             "{}",
             sanitize(text, MAX_LOGGED)
         );
@@ -141,16 +127,17 @@ impl LineWriter {
 impl OutputStream for LineWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
         self.pending.extend_from_slice(&bytes);
-        while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
-            let rest = self.pending.split_off(pos + 1);
+        loop {
+            // Where the next line ends and how long it is; a line that never
+            // ends is logged in pieces, so `pending` stays small.
+            let (end, len) = match self.pending.iter().position(|&b| b == b'\n') {
+                Some(pos) => (pos + 1, pos),
+                None if self.pending.len() >= MAX_LINE => (MAX_LINE, MAX_LINE),
+                None => break,
+            };
+            let rest = self.pending.split_off(end);
             let line = std::mem::replace(&mut self.pending, rest);
-            self.emit(&line[..pos]);
-        }
-        // A line that never ends is logged in pieces, so `pending` stays small.
-        while self.pending.len() >= MAX_LINE {
-            let rest = self.pending.split_off(MAX_LINE);
-            let line = std::mem::replace(&mut self.pending, rest);
-            self.emit(&line);
+            self.emit(&line[..len]);
         }
         // Accepting (and dropping) past the budget keeps the guest running.
         Ok(())
