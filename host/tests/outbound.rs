@@ -238,6 +238,12 @@ async fn a_name_that_resolves_to_loopback_needs_an_entry_naming_it() {
     let log = host.log();
     assert!(
         log.contains(&format!(
+            "plugin any-host's request to {by_ip} goes to 127.0.0.1, a loopback address (127.0.0.0/8), which an entry must name literally"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
             "plugin any-host's request to {by_name} resolved to 127.0.0.1, a loopback address (127.0.0.0/8), which an entry must name literally; if 127.0.0.1 is meant, name it in allowed_outbound_hosts in any-host.toml: \"{by_ip}\""
         )) || log.contains(&format!("plugin any-host's request to {by_name} resolved to ::1")),
         "{log}"
