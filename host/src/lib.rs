@@ -9,8 +9,8 @@
 //! change, generic hook rules included.
 //!
 //! Modules depend one way: `cli` → `server` → `plugins` → `runtime` →
-//! `protocol`, `verify` → `bindings` (the WIT types); `scripts/module-graph`
-//! checks it.
+//! `outbound` (HTTP policy for plugins), `protocol`, `verify` → `bindings`
+//! (the WIT types); `scripts/module-graph` checks it.
 
 pub mod bindings;
 pub mod cli;

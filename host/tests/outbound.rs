@@ -238,6 +238,12 @@ async fn a_name_that_resolves_to_loopback_needs_an_entry_naming_it() {
     let log = host.log();
     assert!(
         log.contains(&format!(
+            "plugin any-host's request to {by_ip} goes to 127.0.0.1, a loopback address (127.0.0.0/8), which an entry must name literally"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
             "plugin any-host's request to {by_name} resolved to 127.0.0.1, a loopback address (127.0.0.0/8), which an entry must name literally; if 127.0.0.1 is meant, name it in allowed_outbound_hosts in any-host.toml: \"{by_ip}\""
         )) || log.contains(&format!("plugin any-host's request to {by_name} resolved to ::1")),
         "{log}"
@@ -514,4 +520,76 @@ async fn forbidden_headers_are_not_sent_and_host_comes_from_the_url() {
     for gone in ["connection:", "proxy-authorization:", "metadata.internal"] {
         assert!(!head.contains(gone), "{gone} was sent: {head}");
     }
+}
+
+#[tokio::test]
+async fn connections_per_plugin_are_limited_and_given_back() {
+    let silent = StandIn::start(Reply::Never).await;
+    let fine = StandIn::start(Reply::Ok("ok".into())).await;
+    let plugins = Plugins::new();
+    plugins.add(
+        "narrow",
+        &guest("test-fetch"),
+        &fetch_toml(&format!(
+            "timeout_ms = 1500\n{}\n[outbound]\nmax_connections = 1\nconnect_timeout_ms = 300",
+            allow(&[&silent.origin(), &fine.origin()])
+        )),
+    );
+    let host = start(&plugins);
+
+    let silent_origin = silent.origin();
+    let holder = fetch(&host, "narrow", &silent_origin);
+    let waiter = async {
+        // The holder's connection is open by now; this call waits its
+        // connect timeout for the one slot, then gives up.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let asked = Instant::now();
+        (
+            fetch(&host, "narrow", &fine.origin()).await,
+            asked.elapsed(),
+        )
+    };
+    let ((status, _), ((_, said), waited)) = tokio::join!(holder, waiter);
+    assert_eq!(status, 504);
+    assert_eq!(said, "error ConnectionLimitReached\n", "{}", host.log());
+    assert!(
+        waited >= Duration::from_millis(250),
+        "gave up after {waited:?}"
+    );
+    assert_eq!(fine.count(), 0);
+    assert!(
+        host.log()
+            .contains("plugin narrow has 1 connections open, its [outbound] max_connections"),
+        "{}",
+        host.log()
+    );
+    // The deadline closed the holder's connection: the slot is free again.
+    let (_, said) = fetch(&host, "narrow", &fine.origin()).await;
+    assert_eq!(said, "status 200\n\nok\n", "{}", host.log());
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_server_fails_the_handshake() {
+    use tokio::io::AsyncWriteExt;
+    // Answers every connection with plain HTTP at once, as a server that
+    // does not speak TLS on that port would answer the ClientHello.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    let entry = format!("https://127.0.0.1:{port}");
+    let plugins = Plugins::new();
+    plugins.add("tls", &guest("test-fetch"), &fetch_toml(&allow(&[&entry])));
+    let host = start(&plugins);
+
+    let (status, said) = fetch(&host, "tls", &entry).await;
+    assert_eq!(status, 200, "{said}\n{}", host.log());
+    assert_eq!(said, "error TlsProtocolError\n", "{}", host.log());
+    server.abort();
 }

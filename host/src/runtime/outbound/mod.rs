@@ -73,8 +73,9 @@ pub struct CallHooks {
     over_limit_logged: bool,
     /// Set when an outbound wait ended because the call's deadline came:
     /// the call then failed its deadline, whatever the guest made of the
-    /// error it got (see `invoke::classify`).
-    deadline_hit: Arc<AtomicBool>,
+    /// error it got (see `invoke::classify`). Made on the first request, so
+    /// a call that sends none allocates nothing for it.
+    deadline_hit: Option<Arc<AtomicBool>>,
 }
 
 impl CallHooks {
@@ -85,12 +86,14 @@ impl CallHooks {
             deadline,
             sent: 0,
             over_limit_logged: false,
-            deadline_hit: Arc::new(AtomicBool::new(false)),
+            deadline_hit: None,
         }
     }
 
     pub fn deadline_hit(&self) -> bool {
-        self.deadline_hit.load(Ordering::Relaxed)
+        self.deadline_hit
+            .as_ref()
+            .is_some_and(|hit| hit.load(Ordering::Relaxed))
     }
 
     /// Counts the request and checks its origin before anything else
@@ -172,7 +175,10 @@ impl WasiHttpHooks for CallHooks {
             plugin: self.plugin.clone(),
             policy: self.policy.clone(),
             deadline: self.deadline,
-            deadline_hit: self.deadline_hit.clone(),
+            deadline_hit: self
+                .deadline_hit
+                .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+                .clone(),
             options,
             origin,
         };

@@ -257,10 +257,15 @@ fn warn_refused(out: &Outgoing, refused: Option<(IpAddr, Refused)>) {
             )
         })
         .unwrap_or_default();
+    // An IP literal was not resolved; the wording should not say it was.
+    let how = match Host::parse(&origin.host) {
+        Some(Host::Ip(_)) => "goes to",
+        _ => "resolved to",
+    };
     tracing::warn!(
         origin = %origin,
         address = %ip,
-        "outbound request refused: plugin {}'s request to {origin} resolved to {ip}, {why}, which an entry must name literally{fix}",
+        "outbound request refused: plugin {}'s request to {origin} {how} {ip}, {why}, which an entry must name literally{fix}",
         out.plugin,
     );
 }
