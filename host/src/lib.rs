@@ -16,5 +16,6 @@ pub mod protocol;
 pub mod routes;
 pub mod runtime;
 pub mod server;
+pub mod state;
 pub mod trial;
 pub mod verify;
