@@ -250,6 +250,7 @@ impl Loader {
             config: Arc::new(settings.config),
             memory_bytes: settings.memory_bytes,
             timeout: settings.timeout,
+            state_quota: settings.state_quota,
         };
         let hook_routes = match self
             .hook_routes(name, &prepared, &sandbox, settings.mount)

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
+use super::keyvalue::{KeyValueCtx, StateAccess};
 use super::prepare::World;
 use super::state::HostState;
 use crate::bindings::PyrusBotPre;
@@ -23,6 +24,7 @@ use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::ExtError;
 use crate::bindings::worksection::WorksectionPre;
 use crate::bindings::worksection::hookhost::plugin::worksection_types::Event as WsEvent;
 use crate::protocol::pyrus_ext::{ExtAnswer, ExtCall};
+use crate::state::{Bucket, Quota};
 
 /// What bounds one plugin call.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct Sandbox {
     pub config: Arc<BTreeMap<String, String>>,
     pub memory_bytes: u64,
     pub timeout: Duration,
+    /// What the plugin's state may hold (its bucket is its name).
+    pub state_quota: Quota,
 }
 
 /// Why a call produced no answer from the plugin.
@@ -60,11 +64,17 @@ pub(crate) enum Stage {
 
 impl Runtime {
     fn new_store(&self, sandbox: &Sandbox) -> Store<HostState> {
-        let state = HostState::new(
+        let mut state = HostState::new(
             sandbox.plugin.clone(),
             sandbox.config.clone(),
             sandbox.memory_bytes,
         );
+        // The bucket is named after the sandbox's plugin, here and nowhere
+        // else: no guest input takes part in choosing it.
+        state.keyvalue = KeyValueCtx::new(self.state.clone().map(|store| StateAccess {
+            store,
+            bucket: Bucket::new(sandbox.plugin.clone(), sandbox.state_quota),
+        }));
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limits_mut());
         // At every epoch tick a running guest either yields to the async

@@ -8,6 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::guest_output::{GuestOutput, LogBudget};
+use super::keyvalue::KeyValueCtx;
 
 /// Per-request host state. Everything here dies with the request.
 pub struct HostState {
@@ -15,6 +16,8 @@ pub struct HostState {
     pub(super) config: Arc<BTreeMap<String, String>>,
     pub(super) limits: Limits,
     pub(super) log_budget: LogBudget,
+    /// The plugin's own bucket, set by the runtime for each call.
+    pub(super) keyvalue: KeyValueCtx,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -38,6 +41,7 @@ impl HostState {
             config,
             limits: Limits::new(memory_bytes),
             log_budget,
+            keyvalue: KeyValueCtx::default(),
             wasi,
             table: ResourceTable::new(),
         }

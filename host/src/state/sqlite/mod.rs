@@ -94,6 +94,11 @@ impl SqliteStore {
         })
     }
 
+    /// Where the database of state folder `dir` is (or would be).
+    pub fn database_path(dir: &Path) -> PathBuf {
+        dir.join(schema::FILE_NAME)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
