@@ -155,7 +155,8 @@ pub struct StateArgs {
     /// Folder of the plugin state database (state.db, SQLite)
     /// [default: $XDG_STATE_HOME/hookhost, else $HOME/.local/state/hookhost].
     /// Must not be the plugins folder or inside it.
-    #[arg(long, env = "HOOKHOST_STATE_DIR")]
+    // Global: `hookhost state get P K --state-dir D` reads naturally.
+    #[arg(long, env = "HOOKHOST_STATE_DIR", global = true)]
     pub state_dir: Option<PathBuf>,
 }
 
