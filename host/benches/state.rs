@@ -3,11 +3,23 @@
 //! pool), with `synchronous=FULL` and `NORMAL`. The database is in a
 //! temporary folder on the disk that holds the system temp folder.
 //!
+//! Then the same operations made by a plugin (the `test-state` guest, one
+//! call per request) through `Runtime::call_hook`, against the same call
+//! that only opens the bucket: the difference is what a keyvalue call costs
+//! a plugin over the raw store.
+//!
 //! Operation counts are fixed so the run is bounded; numbers are printed, not
 //! asserted.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hookhost::bindings::http_hook::hookhost::plugin::http_types::{DecodedBody, Request};
+use hookhost::runtime::{Prepared, Runtime, Sandbox};
 use hookhost::state::{Bucket, Quota, SqliteOptions, SqliteStore, StateStore, Synchronous};
 
 const OPS: usize = 5_000;
@@ -32,6 +44,62 @@ async fn run() {
         };
         let store = SqliteStore::open_with(dir.path(), options).expect("open store");
         bench(&store).await;
+        plugin_calls(store).await;
+    }
+}
+
+/// The keyvalue calls as a plugin makes them: a fresh instance per call,
+/// as every request gets.
+async fn plugin_calls(store: SqliteStore) {
+    const CALLS: usize = 2_000;
+    let runtime = Runtime::with_cache_and_state(None, Some(Arc::new(store))).expect("runtime");
+    let wasm = std::fs::read(support::guest("test-state")).expect("test-state built");
+    let component = runtime.compile(&wasm).expect("compiles");
+    let Ok(Prepared::HttpHook(pre)) = runtime.prepare(&component) else {
+        panic!("test-state is not a hook plugin");
+    };
+    let sandbox = Sandbox {
+        plugin: Arc::from("bench-plugin"),
+        config: Arc::new(BTreeMap::new()),
+        memory_bytes: 64 << 20,
+        timeout: Duration::from_secs(10),
+        state_quota: Quota::default(),
+    };
+    let value = "x".repeat(VALUE_BYTES);
+    let request = |call: String| Request {
+        rule: "/kv".into(),
+        params: Vec::new(),
+        method: "POST".into(),
+        path: "/hooks/bench-plugin/kv".into(),
+        query: String::new(),
+        headers: Vec::new(),
+        body: call.clone().into_bytes(),
+        decoded: DecodedBody::Json(call),
+    };
+    let ops: [(&str, &dyn Fn(usize) -> String); 4] = [
+        ("open only (baseline)", &|_| r#"{"op":"open"}"#.to_owned()),
+        ("set", &|i| {
+            format!(r#"{{"op":"set","key":"key-{}","value":"{value}"}}"#, i % 1000)
+        }),
+        ("get", &|i| format!(r#"{{"op":"get","key":"key-{}"}}"#, (i * 7919) % 1000)),
+        ("increment", &|i| format!(r#"{{"op":"increment","key":"counter-{}"}}"#, i % 10)),
+    ];
+    for (name, call) in ops {
+        let mut times = Vec::with_capacity(CALLS);
+        for i in 0..CALLS {
+            let request = request(call(i));
+            let start = Instant::now();
+            let answer = runtime.call_hook(&pre, &sandbox, &request).await;
+            times.push(start.elapsed());
+            match answer {
+                Ok(Ok(Some(response))) => {
+                    let body = String::from_utf8_lossy(&response.body);
+                    assert!(body.starts_with(r#"{"ok":"#), "{name}: {body}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        report(&format!("plugin call: {name}"), times);
     }
 }
 
