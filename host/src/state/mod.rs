@@ -87,7 +87,8 @@ pub struct BucketUsage {
 /// atomic, `set_many` and `delete_many` included (stronger than the WIT
 /// promises): a batch that fails writes nothing. Reads see every write that
 /// has returned. Implementations never block the async worker that polls
-/// them.
+/// them. A write whose future is dropped unfinished (a plugin's deadline)
+/// may still complete; it is then whole, never partial.
 pub trait StateStore: Send + Sync + 'static {
     /// The value of `key`, or `None` when it is not set.
     fn get(&self, bucket: &Bucket, key: String) -> StateFuture<'_, Option<Vec<u8>>>;
