@@ -76,13 +76,20 @@ async fn plugin_calls(store: SqliteStore) {
         body: call.clone().into_bytes(),
         decoded: DecodedBody::Json(call),
     };
-    let ops: [(&str, &dyn Fn(usize) -> String); 4] = [
+    let ops: [(&str, &(dyn Fn(usize) -> String + Sync)); 4] = [
         ("open only (baseline)", &|_| r#"{"op":"open"}"#.to_owned()),
         ("set", &|i| {
-            format!(r#"{{"op":"set","key":"key-{}","value":"{value}"}}"#, i % 1000)
+            format!(
+                r#"{{"op":"set","key":"key-{}","value":"{value}"}}"#,
+                i % 1000
+            )
         }),
-        ("get", &|i| format!(r#"{{"op":"get","key":"key-{}"}}"#, (i * 7919) % 1000)),
-        ("increment", &|i| format!(r#"{{"op":"increment","key":"counter-{}"}}"#, i % 10)),
+        ("get", &|i| {
+            format!(r#"{{"op":"get","key":"key-{}"}}"#, (i * 7919) % 1000)
+        }),
+        ("increment", &|i| {
+            format!(r#"{{"op":"increment","key":"counter-{}"}}"#, i % 10)
+        }),
     ];
     for (name, call) in ops {
         let mut times = Vec::with_capacity(CALLS);
