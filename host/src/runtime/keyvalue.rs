@@ -212,3 +212,16 @@ pub(super) fn add_to_linker(
     batch::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_the_interfaces_other_error_with_the_stores_text() {
+        let e = refused("p", StateError::KeyTooLong { len: 257, max: 256 });
+        assert!(matches!(e, Error::Other(m) if m == "key is 257 bytes, the limit is 256"));
+        let e = refused("p", StateError::Database("disk I/O error".into()));
+        assert!(matches!(e, Error::Other(m) if m == "state database: disk I/O error"));
+    }
+}
