@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookhost::protocol::pyrus_bot;
-use hookhost::runtime::{Prepared, Runtime, Sandbox};
+use hookhost::runtime::{OutboundPolicy, Prepared, Runtime, Sandbox};
 use support::*;
 
 const CALLS: usize = 5_000;
@@ -62,6 +62,7 @@ async fn run() {
         config: Arc::new(BTreeMap::new()),
         memory_bytes: 64 << 20,
         timeout: Duration::from_secs(10),
+        outbound: Arc::new(OutboundPolicy::deny_all()),
     };
     let retry = pyrus_bot::parse_retry(None).expect("default retry");
     let event = pyrus_bot::parse_event(EXAMPLE.as_bytes().to_vec().into(), retry).expect("event");

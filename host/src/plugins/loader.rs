@@ -15,7 +15,7 @@ use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
 use super::{LoadedPlugin, OwnRoutes, StatusFile};
 use crate::protocol::PluginKind;
 use crate::protocol::http_hook::{HookRoute, Pattern, declare_routes};
-use crate::runtime::{FileHash, LoadError, Prepared, Runtime, Sandbox};
+use crate::runtime::{FileHash, LoadError, OutboundPolicy, Prepared, Runtime, Sandbox};
 use crate::verify::Verifier;
 
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
@@ -234,6 +234,7 @@ impl Loader {
             secret_source: secret_description(&settings),
             routes: self.listed(kind, name, &settings),
             verify: Some(declared_scheme(kind, &settings)),
+            outbound: outbound_description(&settings),
         };
         let verifier = match authenticate(kind, name, &settings) {
             Ok(verifier) => verifier,
@@ -250,6 +251,10 @@ impl Loader {
             config: Arc::new(settings.config),
             memory_bytes: settings.memory_bytes,
             timeout: settings.timeout,
+            outbound: Arc::new(OutboundPolicy::new(
+                settings.allowed_outbound_hosts,
+                settings.outbound,
+            )),
         };
         let hook_routes = match self
             .hook_routes(name, &prepared, &sandbox, settings.mount)
@@ -331,6 +336,7 @@ impl Loader {
             sha256 = hash.short(),
             timeout_ms = plugin.sandbox.timeout.as_millis() as u64,
             memory_mb = plugin.sandbox.memory_bytes >> 20,
+            outbound = plugin.sandbox.outbound.allow_list().entries().len(),
             "plugin loaded"
         );
         plugin
@@ -387,6 +393,7 @@ fn kept_or_failed(
         secret_source: previous.and_then(|p| p.secret_source.clone()),
         routes: previous.map(|p| p.routes.clone()).unwrap_or_default(),
         verify: previous.and_then(|p| p.verify.clone()),
+        outbound: previous.and_then(|p| p.outbound.clone()),
         serving,
         file_hash,
         problem: Some(problem),
@@ -404,6 +411,20 @@ fn declared_scheme(kind: PluginKind, settings: &Settings) -> String {
         (None, Some(_)) => "basic".to_owned(),
         (None, None) => "-".to_owned(),
     }
+}
+
+/// The allow-list for `routes`, comma-separated without spaces so the
+/// table stays split on whitespace; `None` when it is empty.
+fn outbound_description(settings: &Settings) -> Option<String> {
+    let allow = &settings.allowed_outbound_hosts;
+    (!allow.is_empty()).then(|| {
+        allow
+            .entries()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    })
 }
 
 /// Where the secret and the basic-auth password come from (never the values).

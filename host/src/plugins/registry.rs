@@ -32,6 +32,8 @@ pub struct PluginEntry {
     pub routes: Vec<String>,
     /// The signature scheme, for `routes`.
     pub verify: Option<String>,
+    /// The `allowed_outbound_hosts` entries, for `routes`.
+    pub outbound: Option<String>,
 }
 
 impl PluginEntry {

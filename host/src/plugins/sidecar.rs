@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::outbound::{AllowList, OutboundLimits};
+
 /// Wall-clock budget for one request when the sidecar does not say.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Linear-memory ceiling for one request when the sidecar does not say.
@@ -92,6 +94,10 @@ pub struct Settings {
     pub basic_auth: Option<BasicAuth>,
     /// Where a generic hook plugin's rules are mounted (default `/hooks/NAME`).
     pub mount: Option<String>,
+    /// The origins the plugin may send requests to; empty allows none.
+    pub allowed_outbound_hosts: AllowList,
+    /// The `[outbound]` table, defaults filled in.
+    pub outbound: OutboundLimits,
 }
 
 /// HTTP basic auth credentials a sender must present.
@@ -114,6 +120,8 @@ impl Default for Settings {
             token_header: None,
             basic_auth: None,
             mount: None,
+            allowed_outbound_hosts: AllowList::default(),
+            outbound: OutboundLimits::default(),
         }
     }
 }
@@ -133,6 +141,56 @@ struct SidecarFile {
     /// Read by hand, like `secret`, so a password is never quoted.
     basic_auth: Option<toml::Value>,
     mount: Option<String>,
+    /// Parsed after, so the message can say which key: the first malformed
+    /// entry is the error, with what is wrong with it (userinfo redacted).
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    outbound: OutboundFile,
+}
+
+/// `[outbound]`: the limits on a plugin's outbound HTTP. Every key is
+/// optional; milliseconds, as `timeout_ms` is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundFile {
+    max_requests: Option<u32>,
+    connect_timeout_ms: Option<u64>,
+    first_byte_timeout_ms: Option<u64>,
+    max_response_bytes: Option<u64>,
+    max_connections: Option<u32>,
+}
+
+impl OutboundFile {
+    fn limits(&self) -> Result<OutboundLimits, String> {
+        let base = OutboundLimits::default();
+        let limits = OutboundLimits {
+            max_requests: self.max_requests.unwrap_or(base.max_requests),
+            connect_timeout: self
+                .connect_timeout_ms
+                .map_or(base.connect_timeout, Duration::from_millis),
+            first_byte_timeout: self
+                .first_byte_timeout_ms
+                .map_or(base.first_byte_timeout, Duration::from_millis),
+            max_response_bytes: self.max_response_bytes.unwrap_or(base.max_response_bytes),
+            max_connections: self.max_connections.unwrap_or(base.max_connections),
+        };
+        limits
+            .validate()
+            .map_err(|e| format!("outbound.{}", ms_name(e.to_string())))?;
+        Ok(limits)
+    }
+}
+
+/// The limit error names the field as the code does (`connect_timeout`);
+/// the sidecar key has `_ms`.
+fn ms_name(message: String) -> String {
+    for key in ["connect_timeout", "first_byte_timeout"] {
+        if let Some(rest) = message.strip_prefix(key) {
+            return format!("{key}_ms{rest}");
+        }
+    }
+    message
 }
 
 /// Path of the sidecar that belongs to `wasm`.
@@ -203,6 +261,10 @@ impl Settings {
             )));
         }
 
+        let allowed_outbound_hosts = AllowList::parse(&file.allowed_outbound_hosts)
+            .map_err(|e| invalid(format!("allowed_outbound_hosts entry {e}")))?;
+        let outbound = file.outbound.limits().map_err(invalid)?;
+
         Ok(Settings {
             secret,
             secret_source,
@@ -213,6 +275,8 @@ impl Settings {
             token_header: file.token_header,
             basic_auth,
             mount: file.mount,
+            allowed_outbound_hosts,
+            outbound,
         })
     }
 
@@ -362,6 +426,73 @@ mod tests {
             assert!(err.contains("secret must be one of"), "{text}: {err}");
             assert!(!err.contains("hunter2") && !err.contains("123456"), "{err}");
         }
+    }
+
+    #[test]
+    fn outbound_allow_list_and_limits() {
+        let s = parse("").unwrap();
+        assert!(s.allowed_outbound_hosts.is_empty());
+        assert_eq!(s.outbound, OutboundLimits::default());
+
+        let s = parse(
+            "allowed_outbound_hosts = [\"https://api.pyrus.com\", \"http://127.0.0.1:9000\"]\n\
+             [outbound]\nmax_requests = 2\nconnect_timeout_ms = 500\nfirst_byte_timeout_ms = 700\n\
+             max_response_bytes = 1024\nmax_connections = 3\n",
+        )
+        .unwrap();
+        assert!(
+            s.allowed_outbound_hosts
+                .allows("https", "api.pyrus.com", None)
+        );
+        assert!(
+            s.allowed_outbound_hosts
+                .allows("http", "127.0.0.1", Some(9000))
+        );
+        assert!(
+            !s.allowed_outbound_hosts
+                .allows("http", "127.0.0.1", Some(9001))
+        );
+        assert_eq!(
+            s.outbound,
+            OutboundLimits {
+                max_requests: 2,
+                connect_timeout: Duration::from_millis(500),
+                first_byte_timeout: Duration::from_millis(700),
+                max_response_bytes: 1024,
+                max_connections: 3,
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_outbound_settings_say_what_is_wrong() {
+        let err = parse("allowed_outbound_hosts = [\"api.pyrus.com\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("allowed_outbound_hosts entry \"api.pyrus.com\""),
+            "{err}"
+        );
+        let err = parse("allowed_outbound_hosts = [\"https://bot:hunter2@api.pyrus.com/x\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = parse("[outbound]\nconnect_timeout_ms = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outbound.connect_timeout_ms must be between"),
+            "{err}"
+        );
+        let err = parse("[outbound]\nmax_requests = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("outbound.max_requests must be between 1 and 1024"),
+            "{err}"
+        );
+        assert!(parse("[outbound]\nretries = 3").is_err());
+        assert!(parse("allowed_outbound_hosts = \"https://x.com\"").is_err());
     }
 
     #[test]

@@ -23,7 +23,15 @@ pub struct Row {
     pub verify: String,
     pub version: String,
     pub secret: String,
+    /// The `allowed_outbound_hosts` entries, or `-`.
+    #[serde(default = "dash")]
+    pub outbound: String,
     pub state: String,
+}
+
+/// A status file written before the column existed reads as "none".
+fn dash() -> String {
+    "-".to_owned()
 }
 
 /// What a running server publishes.
@@ -65,6 +73,7 @@ pub fn rows(registry: &Registry) -> Vec<Row> {
                     .secret_source
                     .clone()
                     .unwrap_or_else(|| "-".to_owned()),
+                outbound: entry.outbound.clone().unwrap_or_else(dash),
                 state: state.clone(),
             });
         }
@@ -75,9 +84,9 @@ pub fn rows(registry: &Registry) -> Vec<Row> {
 /// Aligned columns, the state last since it can be long.
 pub fn render(rows: &[Row]) -> String {
     let header = [
-        "ROUTE", "PLUGIN", "KIND", "VERIFY", "VERSION", "SECRET", "STATE",
+        "ROUTE", "PLUGIN", "KIND", "VERIFY", "VERSION", "SECRET", "OUTBOUND", "STATE",
     ];
-    let cells: Vec<[&str; 7]> = rows
+    let cells: Vec<[&str; 8]> = rows
         .iter()
         .map(|r| {
             [
@@ -87,6 +96,7 @@ pub fn render(rows: &[Row]) -> String {
                 &*r.verify,
                 &*r.version,
                 &*r.secret,
+                &*r.outbound,
                 &*r.state,
             ]
         })
@@ -197,6 +207,7 @@ mod tests {
             verify: "pyrus-sig".into(),
             version: "gen 1 sha256:0123456789ab".into(),
             secret: "env X".into(),
+            outbound: "-".into(),
             state: state.into(),
         }
     }

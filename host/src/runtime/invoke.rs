@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
+use super::outbound::OutboundPolicy;
 use super::prepare::World;
 use super::state::HostState;
 use crate::bindings::PyrusBotPre;
@@ -24,13 +25,16 @@ use crate::bindings::worksection::WorksectionPre;
 use crate::bindings::worksection::hookhost::plugin::worksection_types::Event as WsEvent;
 use crate::protocol::pyrus_ext::{ExtAnswer, ExtCall};
 
-/// What bounds one plugin call.
+/// What bounds one plugin call. Cloned per plugin version, never per
+/// request: calls borrow it, and the `Arc`s are shared.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     pub plugin: Arc<str>,
     pub config: Arc<BTreeMap<String, String>>,
     pub memory_bytes: u64,
     pub timeout: Duration,
+    /// Where the plugin may send HTTP requests, and how many.
+    pub outbound: Arc<OutboundPolicy>,
 }
 
 /// Why a call produced no answer from the plugin.
@@ -60,18 +64,14 @@ pub(crate) enum Stage {
 
 impl Runtime {
     fn new_store(&self, sandbox: &Sandbox) -> Store<HostState> {
-        let state = HostState::new(
-            sandbox.plugin.clone(),
-            sandbox.config.clone(),
-            sandbox.memory_bytes,
-        );
+        let deadline = Instant::now() + sandbox.timeout;
+        let state = HostState::new(sandbox, deadline);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limits_mut());
         // At every epoch tick a running guest either yields to the async
         // runtime or, past its deadline, traps: a busy guest is stopped even
         // when the runtime's timers run late. The `timeout` around the call
         // covers time the guest spends waiting in host calls.
-        let deadline = Instant::now() + sandbox.timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
@@ -213,6 +213,11 @@ fn classify<T>(
 ) -> Result<T, InvokeError> {
     let limit_mb = sandbox.memory_bytes >> 20;
     match outcome {
+        // An outbound wait was cut at the deadline: whatever the guest
+        // answered after that came too late.
+        Ok(_) if store.data().outbound_deadline_hit() => {
+            Err(InvokeError::Deadline(sandbox.timeout))
+        }
         Ok(Ok(value)) => Ok(value),
         Err(_) => Err(InvokeError::Deadline(sandbox.timeout)),
         Ok(Err(Stage::Instantiate(e) | Stage::Call(e))) if e.is::<DeadlineExceeded>() => {

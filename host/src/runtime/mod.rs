@@ -6,6 +6,7 @@ mod file_hash;
 mod guest_output;
 mod host_api;
 mod invoke;
+mod outbound;
 mod prepare;
 mod state;
 
@@ -19,6 +20,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 pub use cache::{CacheError, CompileCache};
 pub use file_hash::FileHash;
 pub use invoke::{InvokeError, Sandbox};
+pub use outbound::OutboundPolicy;
 pub use prepare::{LoadError, Prepared, World};
 pub use state::HostState;
 
@@ -81,6 +83,10 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
+        // Only the wasi:http interfaces: the rest of WASI is added above.
+        // Offered to every world; components that do not import it (all
+        // built before it existed) link as before.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_err)?;
         crate::bindings::hookhost::plugin::host::add_to_linker::<HostState, HasSelf<HostState>>(
             &mut linker,
             |state| state,

@@ -2,12 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_output::{GuestOutput, LogBudget};
+use super::invoke::Sandbox;
+use super::outbound::CallHooks;
 
 /// Per-request host state. Everything here dies with the request.
 pub struct HostState {
@@ -16,15 +20,21 @@ pub struct HostState {
     pub(super) limits: Limits,
     pub(super) log_budget: LogBudget,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    /// Outbound HTTP: the plugin's allow-list and limits, this call's count.
+    outbound: CallHooks,
     table: ResourceTable,
 }
 
 impl HostState {
-    pub fn new(plugin: Arc<str>, config: Arc<BTreeMap<String, String>>, memory_bytes: u64) -> Self {
+    /// The state for one call under `sandbox` that must end by `deadline`.
+    pub fn new(sandbox: &Sandbox, deadline: Instant) -> Self {
+        let plugin = sandbox.plugin.clone();
         let log_budget = LogBudget::new();
         let (stdout, stderr) = GuestOutput::pair(plugin.clone(), &log_budget);
-        // No preopened directories, no environment, no arguments, no network:
-        // a plugin reaches the world only through the `host` interface.
+        // No preopened directories, no environment, no arguments, no
+        // sockets: a plugin reaches the world only through the `host`
+        // interface and `wasi:http`, which goes through `outbound`.
         let wasi = WasiCtx::builder()
             .stdout(stdout)
             .stderr(stderr)
@@ -34,11 +44,13 @@ impl HostState {
             .socket_addr_check(|_, _| Box::pin(async { false }))
             .build();
         HostState {
+            outbound: CallHooks::new(plugin.clone(), sandbox.outbound.clone(), deadline),
             plugin,
-            config,
-            limits: Limits::new(memory_bytes),
+            config: sandbox.config.clone(),
+            limits: Limits::new(sandbox.memory_bytes),
             log_budget,
             wasi,
+            http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
         }
     }
@@ -49,6 +61,21 @@ impl HostState {
 
     pub fn memory_limit_hit(&self) -> bool {
         self.limits.memory_limit_hit
+    }
+
+    /// Whether an outbound wait ran into the call's deadline.
+    pub fn outbound_deadline_hit(&self) -> bool {
+        self.outbound.deadline_hit()
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod senders;
+pub mod standin;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub fn guests() -> &'static Path {
 }
 
 /// Every Rust guest the tests load.
-const GUESTS: [&str; 8] = [
+const GUESTS: [&str; 9] = [
     "echo-bot",
     "test-bot",
     "ext-demo",
@@ -49,6 +50,7 @@ const GUESTS: [&str; 8] = [
     "test-ext",
     "test-worksection",
     "test-hook",
+    "test-fetch",
 ];
 
 /// The built `.wasm` of guest crate `name`.
