@@ -38,7 +38,9 @@ async fn serve(router: Router) -> SocketAddr {
         .expect("bind a stand-in port");
     let addr = listener.local_addr().expect("stand-in address");
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("stand-in serves");
+        axum::serve(listener, router)
+            .await
+            .expect("stand-in serves");
     });
     addr
 }
@@ -85,7 +87,8 @@ async fn slack_webhook(State(chat): State<Shared<Chat>>, body: Bytes) -> (Status
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(m)) if m.get("text").is_some_and(Value::is_string) => {
-            chat.texts.push(m["text"].as_str().unwrap_or_default().to_owned());
+            chat.texts
+                .push(m["text"].as_str().unwrap_or_default().to_owned());
             (StatusCode::OK, "ok".into())
         }
         // What Slack answers a body without text.
@@ -105,12 +108,7 @@ fn github_toml(port: u16) -> String {
 }
 
 /// POSTs a push to the plugin, signed as GitHub signs it.
-async fn push(
-    host: &Host,
-    delivery: &str,
-    content_type: &str,
-    body: &str,
-) -> (u16, String) {
+async fn push(host: &Host, delivery: &str, content_type: &str, body: &str) -> (u16, String) {
     let (sig_header, sig) = senders::github(GITHUB_SECRET, body.as_bytes());
     let res = host
         .request(reqwest::Method::POST, "/hooks/github-to-chat")
@@ -158,7 +156,12 @@ async fn github_to_chat_posts_each_commit_once() {
 
     // A JSON push: one message per commit, the commit's first line.
     let (status, body) = push(&host, "d-1", "application/json", &push_json()).await;
-    assert_eq!((status, body.as_str()), (200, "posted 2 messages"), "{}", host.log());
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "posted 2 messages"),
+        "{}",
+        host.log()
+    );
     assert_eq!(
         texts(),
         [
@@ -175,7 +178,12 @@ async fn github_to_chat_posts_each_commit_once() {
     // errbot's form delivery: the push in the field `payload`.
     let form = include_str!("fixtures/errbot-github-form.txt").trim_end();
     let (status, body) = push(&host, "d-2", "application/x-www-form-urlencoded", form).await;
-    assert_eq!((status, body.as_str()), (200, "posted 1 messages"), "{}", host.log());
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "posted 1 messages"),
+        "{}",
+        host.log()
+    );
     assert_eq!(texts()[2], "Commit on test by Guillaume BINET: voila");
 
     // The chat down: 503, so the sender may retry; once it is back, the
@@ -253,7 +261,8 @@ async fn pyrus_auth(State(api): State<Shared<PyrusApi>>, body: Bytes) -> (Status
     };
     let body: Value = serde_json::from_slice(&body).unwrap_or_default();
     if body["login"] != BOT_LOGIN || body["security_key"] != BOT_KEY {
-        let error = json!({"error_code": "invalid_credentials", "error": "Invalid login/security key"});
+        let error =
+            json!({"error_code": "invalid_credentials", "error": "Invalid login/security key"});
         return (StatusCode::UNAUTHORIZED, error.to_string());
     }
     let token = format!("token-{}", api.issued.len() + 1);
@@ -326,7 +335,10 @@ fn ws_event(action: &str, id: u32, title: &str) -> String {
 
 async fn deliver(host: &Host, body: String) {
     let res = host
-        .request(reqwest::Method::POST, "/worksection/python-worksection-to-pyrus")
+        .request(
+            reqwest::Method::POST,
+            "/worksection/python-worksection-to-pyrus",
+        )
         .header("content-type", "application/json")
         .header("authorization", senders::basic("worksection", WS_PASSWORD))
         .body(body)
@@ -368,42 +380,72 @@ async fn worksection_to_pyrus_creates_the_task_once_and_comments_with_a_kept_tok
 
     // First event of task 101: authenticate, create the Pyrus task, comment.
     deliver(&host, ws_event("post", 101, "Ship the release")).await;
-    eventually(&host, "the first comment", || seen(&|a| a.comments.len() == 1)).await;
+    eventually(&host, "the first comment", || {
+        seen(&|a| a.comments.len() == 1)
+    })
+    .await;
     {
         let a = api.lock().expect("api");
         assert_eq!(a.issued.len(), 1, "one authentication");
         assert_eq!(
             a.tasks,
-            [(11611, "Ship the release\nhttps://acme.worksection.com/project/12/101/".to_owned())]
+            [(
+                11611,
+                "Ship the release\nhttps://acme.worksection.com/project/12/101/".to_owned()
+            )]
         );
-        assert_eq!(a.comments[0], (11611, "Worksection: created by Ann Lee: Ship the release".to_owned()));
+        assert_eq!(
+            a.comments[0],
+            (
+                11611,
+                "Worksection: created by Ann Lee: Ship the release".to_owned()
+            )
+        );
     }
 
     // Next event of the same task: the kept token and the kept mapping.
     deliver(&host, ws_event("update", 101, "Ship the release")).await;
-    eventually(&host, "the second comment", || seen(&|a| a.comments.len() == 2)).await;
+    eventually(&host, "the second comment", || {
+        seen(&|a| a.comments.len() == 2)
+    })
+    .await;
     {
         let a = api.lock().expect("api");
         assert_eq!(a.issued.len(), 1, "the token was reused from state");
         assert_eq!(a.tasks.len(), 1, "the task was not created twice");
         assert_eq!(
             a.comments[1],
-            (11611, "Worksection: updated by Ann Lee: Ship the release\nDetails here".to_owned())
+            (
+                11611,
+                "Worksection: updated by Ann Lee: Ship the release\nDetails here".to_owned()
+            )
         );
         assert_eq!(a.refused, 0);
     }
 
     // The token revoked (Pyrus issued a newer one elsewhere): the API
     // refuses the kept token, the plugin authenticates again and goes on.
-    api.lock().expect("api").issued.push("token-elsewhere".into());
+    api.lock()
+        .expect("api")
+        .issued
+        .push("token-elsewhere".into());
     deliver(&host, ws_event("post", 102, "Write the notes")).await;
-    eventually(&host, "the comment on the second task", || seen(&|a| a.comments.len() == 3)).await;
+    eventually(&host, "the comment on the second task", || {
+        seen(&|a| a.comments.len() == 3)
+    })
+    .await;
     {
         let a = api.lock().expect("api");
         assert_eq!(a.refused, 1, "the stale token was refused once");
         assert_eq!(a.issued.len(), 3, "one new authentication");
         assert_eq!(a.tasks[1].0, 11612);
-        assert_eq!(a.comments[2], (11612, "Worksection: created by Ann Lee: Write the notes".to_owned()));
+        assert_eq!(
+            a.comments[2],
+            (
+                11612,
+                "Worksection: created by Ann Lee: Write the notes".to_owned()
+            )
+        );
     }
 }
 
@@ -433,7 +475,10 @@ async fn chat_messages(
         return (StatusCode::UNAUTHORIZED, r#"{"error":"bad token"}"#.into());
     }
     if chat.down {
-        return (StatusCode::INTERNAL_SERVER_ERROR, r#"{"error":"down"}"#.into());
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"error":"down"}"#.into(),
+        );
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or_default();
     let channel = match &body["channel_id"] {
@@ -449,7 +494,10 @@ async fn chat_messages(
 async fn ext(host: &Host, route: &str, body: Value) -> (u16, Value) {
     let body = body.to_string();
     let res = host
-        .request(reqwest::Method::POST, &format!("/pyrus-ext/js-pyrus-ext-chat/{route}"))
+        .request(
+            reqwest::Method::POST,
+            &format!("/pyrus-ext/js-pyrus-ext-chat/{route}"),
+        )
         .header("content-type", "application/json")
         .header("user-agent", "Pyrus-Extensions-1")
         .header("x-pyrus-retry", "1/3")
@@ -519,7 +567,12 @@ async fn pyrus_ext_chat_delivers_messages_for_authorized_accounts() {
     assert_eq!((status, &answer), (200, &json!({})), "{}", host.log());
 
     // The message goes to the chat API with the stored account's token.
-    let (status, answer) = ext(&host, "sendmessage", message("helpdesk", "Please, write a review")).await;
+    let (status, answer) = ext(
+        &host,
+        "sendmessage",
+        message("helpdesk", "Please, write a review"),
+    )
+    .await;
     assert_eq!((status, &answer), (200, &json!({})), "{}", host.log());
     assert_eq!(
         chat.lock().expect("chat").messages,

@@ -30,11 +30,8 @@ fn unavailable(url: &str, why: &str) -> PluginError {
 /// waited for. Returns the status.
 fn send(url: &str, body: &[u8]) -> Result<u16, String> {
     let (scheme, authority, path) = split_url(url)?;
-    let headers = Fields::from_list(&[(
-        "content-type".to_owned(),
-        b"application/json".to_vec(),
-    )])
-    .map_err(|e| format!("header: {e:?}"))?;
+    let headers = Fields::from_list(&[("content-type".to_owned(), b"application/json".to_vec())])
+        .map_err(|e| format!("header: {e:?}"))?;
     let request = OutgoingRequest::new(headers);
     let set = request
         .set_method(&Method::Post)

@@ -77,7 +77,10 @@ impl Guest for GithubToChat {
         let posted = messages.len() - done;
         host::log(
             Level::Info,
-            &format!("delivery {delivery}: posted {posted} of {} commits", messages.len()),
+            &format!(
+                "delivery {delivery}: posted {posted} of {} commits",
+                messages.len()
+            ),
         );
         Ok(Some(text(200, &format!("posted {posted} messages"))))
     }
@@ -88,7 +91,9 @@ fn push_of(decoded: &DecodedBody) -> Result<Value, PluginError> {
     let json = match decoded {
         DecodedBody::Json(json) | DecodedBody::FormParamJson(json) => json,
         DecodedBody::FormParamText(_) => {
-            return Err(PluginError::Rejected("form field payload is not JSON".into()));
+            return Err(PluginError::Rejected(
+                "form field payload is not JSON".into(),
+            ));
         }
         _ => {
             return Err(PluginError::Rejected(
