@@ -44,3 +44,24 @@ pub mod http_hook {
         },
     });
 }
+
+/// `wasi:keyvalue@0.2.0-draft` (`store`, `atomics`, `batch`) as
+/// wasmtime-wasi-keyvalue 48 ships it. Every import is async: the host
+/// implementation (`runtime::keyvalue`) awaits the state store, which runs
+/// its database calls off the async workers. No error is trappable: a
+/// refused or failed operation is the guest's `error`, never a trap.
+pub mod keyvalue {
+    wasmtime::component::bindgen!({
+        path: "../wit/deps/keyvalue",
+        world: "wasi:keyvalue/imports",
+        imports: { default: async },
+        with: {
+            "wasi:keyvalue/store.bucket": crate::bindings::keyvalue::OpenBucket,
+        },
+    });
+
+    /// What a guest's `bucket` handle stands for. Only `open("default")`
+    /// succeeds and it always means the calling plugin's own bucket, so the
+    /// handle carries nothing a guest could point at another plugin.
+    pub struct OpenBucket;
+}

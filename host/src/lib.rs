@@ -20,4 +20,5 @@ pub mod plugins;
 pub mod protocol;
 pub mod runtime;
 pub mod server;
+pub mod state;
 pub mod verify;

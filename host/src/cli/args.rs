@@ -31,6 +31,10 @@ pub enum Command {
     /// needed) and print the detected content type, status, headers and
     /// body. Exits non-zero unless the status is 2xx or 3xx.
     Test(TestArgs),
+    /// Inspect plugin state (what plugins keep through wasi:keyvalue):
+    /// usage per plugin, or one plugin's keys and values. Reads the same
+    /// database as a running server, which may keep serving.
+    State(StateCmdArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +53,8 @@ pub struct ServeArgs {
     pub log_json: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// Where compiled plugins are kept between runs.
@@ -139,4 +145,70 @@ pub struct TestArgs {
     pub plugins: PathBuf,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Where plugin state is kept.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateArgs {
+    /// Folder of the plugin state database (state.db, SQLite)
+    /// [default: $XDG_STATE_HOME/hookhost, else $HOME/.local/state/hookhost].
+    /// Must not be the plugins folder or inside it.
+    // Global: `hookhost state get P K --state-dir D` reads naturally.
+    #[arg(long, env = "HOOKHOST_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// A state folder that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateDirError {
+    #[error("the state folder {0} is the plugins folder or inside it; pass another --state-dir")]
+    InPluginsFolder(PathBuf),
+    #[error("no state folder: pass --state-dir, or set XDG_STATE_HOME or HOME")]
+    NoDefault,
+}
+
+impl StateArgs {
+    /// The state folder as given or by default; not created or checked.
+    pub fn dir(&self) -> Result<PathBuf, StateDirError> {
+        if let Some(dir) = &self.state_dir {
+            return Ok(dir.clone());
+        }
+        let nonempty = |var| std::env::var_os(var).filter(|v| !v.is_empty());
+        nonempty("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| nonempty("HOME").map(|home| PathBuf::from(home).join(".local/state")))
+            .map(|base| base.join("hookhost"))
+            .ok_or(StateDirError::NoDefault)
+    }
+
+    /// Refuses `dir` when it is `plugins` or inside it: the watcher would
+    /// rescan at every write of the database, and a state file must never
+    /// sit among what is deployed. Both paths come absolute and resolved.
+    pub fn check_outside(dir: &Path, plugins: &Path) -> Result<(), StateDirError> {
+        if dir.starts_with(plugins) {
+            return Err(StateDirError::InPluginsFolder(dir.to_path_buf()));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StateCmdArgs {
+    #[command(subcommand)]
+    pub action: Option<StateAction>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Without an action, `hookhost state` prints every plugin's usage.
+#[derive(Debug, Subcommand)]
+pub enum StateAction {
+    /// Every key of one plugin, one per line.
+    List { plugin: String },
+    /// One value, written to stdout as stored.
+    Get { plugin: String, key: String },
+    /// Removes one key.
+    Delete { plugin: String, key: String },
 }

@@ -1,5 +1,7 @@
-//! The three subcommands, in the order things happen: the plugins folder
-//! is loaded (one bootstrap for all three), then served, listed or tried.
+//! The subcommands, in the order things happen: the plugins folder is
+//! loaded (one bootstrap for serve, routes and test, with the plugin state
+//! for serve and test), then served, listed or tried. `state` only reads
+//! the state database (`state_admin`).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -8,8 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
 
-use super::args::{CacheArgs, Command, RoutesArgs, ServeArgs, TestArgs};
-use super::trial;
+use super::args::{CacheArgs, Command, RoutesArgs, ServeArgs, StateArgs, TestArgs};
+use super::{state_admin, trial};
 use crate::plugins::status::{self, StatusFile};
 use crate::plugins::{self, Loader, OwnRoutes, Registry, SharedRegistry, Watcher};
 use crate::runtime::Runtime;
@@ -20,6 +22,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => &args.plugins,
         Command::Routes(args) => &args.plugins,
         Command::Test(args) => &args.plugins,
+        // The operator's state tool reads no plugins folder.
+        Command::State(_) => Path::new("."),
     };
     if !dir.is_dir() {
         bail!(
@@ -31,6 +35,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Routes(args) => list(args).await,
         Command::Test(args) => test(args).await,
+        Command::State(args) => state_admin::run(args).await,
     }
 }
 
@@ -44,13 +49,20 @@ pub struct Loaded {
 
 /// Every command starts here: the engine, the registry and a first load of
 /// `dir`. With `live`, the folder is then watched, and every reload is
-/// published to that status file for `hookhost routes`.
+/// published to that status file for `hookhost routes`. Without `state`,
+/// plugins run without state (`hookhost routes`' dry run).
 pub async fn load(
     dir: &Path,
     cache: &CacheArgs,
+    state: Option<&StateArgs>,
     live: Option<StatusFile>,
 ) -> anyhow::Result<Loaded> {
-    let runtime = Runtime::with_cache(cache.resolve(dir)?.as_deref())?;
+    let cache_dir = cache.resolve(dir)?;
+    let store = match state {
+        Some(args) => Some(state_admin::open(args, dir).await?),
+        None => None,
+    };
+    let runtime = Runtime::with_cache_and_state(cache_dir.as_deref(), store)?;
     let registry = Arc::new(ArcSwap::from_pointee(Registry::default()));
     let own = OwnRoutes::new(routes::own_routes());
     let mut loader = Loader::new(runtime.clone(), dir.to_path_buf(), registry.clone(), own);
@@ -84,7 +96,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let status = StatusFile::new(&args.plugins, format!("http://{addr}"));
     let loaded = tokio::select! {
-        loaded = load(&args.plugins, &args.cache, Some(status.clone())) => loaded?,
+        loaded = load(&args.plugins, &args.cache, Some(&args.state), Some(status.clone())) => loaded?,
         () = signals.nth(1) => {
             status.remove();
             tracing::info!("stopped while loading plugins");
@@ -114,7 +126,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn test(args: TestArgs) -> anyhow::Result<()> {
-    let loaded = load(&args.plugins, &args.cache, None).await?;
+    let loaded = load(&args.plugins, &args.cache, Some(&args.state), None).await?;
     let outcome = trial::run(&args, loaded).await?;
     print!("{}", outcome.report);
     if !outcome.success {
@@ -138,7 +150,7 @@ async fn list(args: RoutesArgs) -> anyhow::Result<()> {
         "dry run: no hookhost is serving {}; this is what serving it would load",
         args.plugins.display()
     );
-    let loaded = load(&args.plugins, &args.cache, None).await?;
+    let loaded = load(&args.plugins, &args.cache, None, None).await?;
     print!("{}", status::render(&status::rows(&loaded.registry.load())));
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod state_admin;
 mod trial;
 
 use std::io::IsTerminal;
@@ -10,7 +11,10 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
-pub use args::{CacheArgs, CacheIsPluginsFolder, Cli, Command, RoutesArgs, ServeArgs, TestArgs};
+pub use args::{
+    CacheArgs, CacheIsPluginsFolder, Cli, Command, RoutesArgs, ServeArgs, StateAction, StateArgs,
+    StateCmdArgs, StateDirError, TestArgs,
+};
 pub use trial::detect_content_type;
 
 use crate::server::routes;
@@ -28,6 +32,7 @@ pub fn main() -> ExitCode {
         Command::Routes(_) => init_logging("warn", false),
         // The plugin's own log lines are part of what a test shows.
         Command::Test(_) => init_logging("info", false),
+        Command::State(_) => init_logging("warn", false),
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -62,10 +67,12 @@ Sidecar NAME.toml (all keys optional unless the kind needs them):
            (generic hooks: required; Pyrus kinds: always pyrus-sig)
   token_header = \"X-Gitlab-Token\"   basic_auth = {{ user = \"u\", password = {{ env = \"VAR\" }} }}
   mount = \"/\"   timeout_ms = 10000   memory_mb = 64   [config] key = \"value\"
+  [state] max_bytes_mb = 64   max_keys = 100000   (quota of the plugin's wasi:keyvalue state)
 
 Examples:
   ECHO_BOT_SECRET=... hookhost serve --listen 0.0.0.0:8080
   hookhost routes --plugins ./plugins
+  hookhost state                      hookhost state get my-plugin some-key
   hookhost test /hooks/errbot-examples/example/ann/jump/
   hookhost test /hooks/errbot-examples/github payload=%7B%7D --sign",
         routes = routes::help(),

@@ -255,6 +255,7 @@ impl Loader {
                 settings.allowed_outbound_hosts,
                 settings.outbound,
             )),
+            state_quota: settings.state_quota,
         };
         let hook_routes = match self
             .hook_routes(name, &prepared, &sandbox, settings.mount)

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::outbound::{AllowList, OutboundLimits};
+use crate::state::Quota;
 
 /// Wall-clock budget for one request when the sidecar does not say.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -16,6 +17,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MEMORY_MB: u64 = 64;
 /// Wasm32 cannot address more than 4 GiB.
 pub const MAX_MEMORY_MB: u64 = 4096;
+/// `[state] max_bytes_mb` beyond this is surely a typo (1 TiB).
+pub const MAX_STATE_MB: u64 = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SidecarError {
@@ -98,6 +101,8 @@ pub struct Settings {
     pub allowed_outbound_hosts: AllowList,
     /// The `[outbound]` table, defaults filled in.
     pub outbound: OutboundLimits,
+    /// What the plugin's keyvalue state may hold (`[state]`).
+    pub state_quota: Quota,
 }
 
 /// HTTP basic auth credentials a sender must present.
@@ -122,6 +127,7 @@ impl Default for Settings {
             mount: None,
             allowed_outbound_hosts: AllowList::default(),
             outbound: OutboundLimits::default(),
+            state_quota: Quota::default(),
         }
     }
 }
@@ -147,6 +153,7 @@ struct SidecarFile {
     allowed_outbound_hosts: Vec<String>,
     #[serde(default)]
     outbound: OutboundFile,
+    state: Option<StateSection>,
 }
 
 /// `[outbound]`: the limits on a plugin's outbound HTTP. Every key is
@@ -193,6 +200,39 @@ fn ms_name(message: String) -> String {
     message
 }
 
+
+/// `[state] max_bytes_mb = 64, max_keys = 100000`: the plugin's quota.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateSection {
+    max_bytes_mb: Option<u64>,
+    max_keys: Option<u64>,
+}
+
+impl StateSection {
+    fn quota(&self) -> Result<Quota, String> {
+        let default = Quota::default();
+        let max_bytes = match self.max_bytes_mb {
+            None => default.max_bytes,
+            Some(mb) if (1..=MAX_STATE_MB).contains(&mb) => mb << 20,
+            Some(_) => {
+                return Err(format!(
+                    "state.max_bytes_mb must be between 1 and {MAX_STATE_MB}"
+                ));
+            }
+        };
+        let max_keys = match self.max_keys {
+            None => default.max_keys,
+            Some(0) => return Err("state.max_keys must be at least 1".into()),
+            Some(n) => n,
+        };
+        Ok(Quota {
+            max_bytes,
+            max_keys,
+        })
+    }
+}
+
 /// Path of the sidecar that belongs to `wasm`.
 pub fn sidecar_path(wasm: &Path) -> PathBuf {
     wasm.with_extension("toml")
@@ -224,6 +264,11 @@ impl Settings {
                 "memory_mb must be between 1 and {MAX_MEMORY_MB}"
             )));
         }
+
+        let state_quota = match &file.state {
+            None => Quota::default(),
+            Some(section) => section.quota().map_err(invalid)?,
+        };
 
         let mut config = BTreeMap::new();
         for (key, value) in file.config {
@@ -277,6 +322,7 @@ impl Settings {
             mount: file.mount,
             allowed_outbound_hosts,
             outbound,
+            state_quota,
         })
     }
 
@@ -411,6 +457,19 @@ mod tests {
         assert!(parse("timeout_ms = 0").is_err());
         assert!(parse("memory_mb = 5000").is_err());
         assert!(parse("[config]\na = [1]").is_err());
+        assert!(parse("[state]\nmax_bytes = 5").is_err());
+        assert!(parse("[state]\nmax_keys = 0").is_err());
+        assert!(parse("[state]\nmax_bytes_mb = 0").is_err());
+    }
+
+    #[test]
+    fn state_quota_defaults_and_override() {
+        assert_eq!(parse("").unwrap().state_quota, Quota::default());
+        let s = parse("[state]\nmax_keys = 3").unwrap();
+        assert_eq!(s.state_quota.max_keys, 3);
+        assert_eq!(s.state_quota.max_bytes, Quota::default().max_bytes);
+        let s = parse("[state]\nmax_bytes_mb = 2\nmax_keys = 10").unwrap();
+        assert_eq!(s.state_quota.max_bytes, 2 << 20);
     }
 
     #[test]

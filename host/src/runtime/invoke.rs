@@ -9,6 +9,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
 use super::outbound::OutboundPolicy;
+use super::keyvalue::{KeyValueCtx, StateAccess};
 use super::prepare::World;
 use super::state::HostState;
 use crate::bindings::PyrusBotPre;
@@ -24,6 +25,7 @@ use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::ExtError;
 use crate::bindings::worksection::WorksectionPre;
 use crate::bindings::worksection::hookhost::plugin::worksection_types::Event as WsEvent;
 use crate::protocol::pyrus_ext::{ExtAnswer, ExtCall};
+use crate::state::{Bucket, Quota};
 
 /// What bounds one plugin call. Cloned per plugin version, never per
 /// request: calls borrow it, and the `Arc`s are shared.
@@ -35,6 +37,8 @@ pub struct Sandbox {
     pub timeout: Duration,
     /// Where the plugin may send HTTP requests, and how many.
     pub outbound: Arc<OutboundPolicy>,
+    /// What the plugin's state may hold (its bucket is its name).
+    pub state_quota: Quota,
 }
 
 /// Why a call produced no answer from the plugin.
@@ -65,7 +69,13 @@ pub(crate) enum Stage {
 impl Runtime {
     fn new_store(&self, sandbox: &Sandbox) -> Store<HostState> {
         let deadline = Instant::now() + sandbox.timeout;
-        let state = HostState::new(sandbox, deadline);
+        let mut state = HostState::new(sandbox, deadline);
+        // The bucket is named after the sandbox's plugin, here and nowhere
+        // else: no guest input takes part in choosing it.
+        state.keyvalue = KeyValueCtx::new(self.state.clone().map(|store| StateAccess {
+            store,
+            bucket: Bucket::new(sandbox.plugin.clone(), sandbox.state_quota),
+        }));
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limits_mut());
         // At every epoch tick a running guest either yields to the async

@@ -7,6 +7,7 @@ mod guest_output;
 mod host_api;
 mod invoke;
 mod outbound;
+mod keyvalue;
 mod prepare;
 mod state;
 
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::state::StateStore;
 
 pub use cache::{CacheError, CompileCache};
 pub use file_hash::FileHash;
@@ -40,6 +43,9 @@ pub struct Runtime {
     linker: Linker<HostState>,
     /// Compiled components on disk; `None` compiles every component.
     cache: Option<CompileCache>,
+    /// Plugin state behind `wasi:keyvalue`; `None` runs plugins without
+    /// (their `open` says so), as `hookhost routes` does.
+    state: Option<Arc<dyn StateStore>>,
 }
 
 impl Runtime {
@@ -52,6 +58,14 @@ impl Runtime {
     /// folder that cannot be created is logged and the runtime compiles
     /// without one: the cache only saves time.
     pub fn with_cache(cache_root: Option<&Path>) -> Result<Arc<Runtime>, RuntimeError> {
+        Runtime::with_cache_and_state(cache_root, None)
+    }
+
+    /// A runtime whose plugins keep their state in `state`.
+    pub fn with_cache_and_state(
+        cache_root: Option<&Path>,
+        state: Option<Arc<dyn StateStore>>,
+    ) -> Result<Arc<Runtime>, RuntimeError> {
         let engine_err = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
 
         let mut pool = PoolingAllocationConfig::new();
@@ -92,6 +106,7 @@ impl Runtime {
             |state| state,
         )
         .map_err(engine_err)?;
+        keyvalue::add_to_linker(&mut linker).map_err(engine_err)?;
 
         let cache = cache_root.and_then(|root| match CompileCache::open(root, &engine) {
             Ok(cache) => {
@@ -109,6 +124,7 @@ impl Runtime {
             engine,
             linker,
             cache,
+            state,
         }))
     }
 

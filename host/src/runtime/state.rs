@@ -12,6 +12,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::guest_output::{GuestOutput, LogBudget};
 use super::invoke::Sandbox;
 use super::outbound::CallHooks;
+use super::keyvalue::KeyValueCtx;
 
 /// Per-request host state. Everything here dies with the request.
 pub struct HostState {
@@ -19,6 +20,8 @@ pub struct HostState {
     pub(super) config: Arc<BTreeMap<String, String>>,
     pub(super) limits: Limits,
     pub(super) log_budget: LogBudget,
+    /// The plugin's own bucket, set by the runtime for each call.
+    pub(super) keyvalue: KeyValueCtx,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     /// Outbound HTTP: the plugin's allow-list and limits, this call's count.
@@ -49,6 +52,7 @@ impl HostState {
             config: sandbox.config.clone(),
             limits: Limits::new(sandbox.memory_bytes),
             log_budget,
+            keyvalue: KeyValueCtx::default(),
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),

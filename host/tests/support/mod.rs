@@ -41,7 +41,7 @@ pub fn guests() -> &'static Path {
 }
 
 /// Every Rust guest the tests load.
-const GUESTS: [&str; 9] = [
+const GUESTS: [&str; 10] = [
     "echo-bot",
     "test-bot",
     "ext-demo",
@@ -51,6 +51,7 @@ const GUESTS: [&str; 9] = [
     "test-worksection",
     "test-hook",
     "test-fetch",
+    "test-state",
 ];
 
 /// The built `.wasm` of guest crate `name`.
@@ -99,6 +100,8 @@ impl Plugins {
 pub struct Host {
     pub child: Child,
     pub url: String,
+    /// The plugin state folder (`--state-dir`).
+    pub state_dir: PathBuf,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
     // Kept open: hookhost must never see its stdout closed under it.
@@ -110,14 +113,43 @@ impl Host {
         Host::start_with(plugins, &[], &[])
     }
 
+    /// A host with its own state folder, gone with the host.
     pub fn start_with(plugins: &Path, args: &[&str], env: &[(&str, &str)]) -> Host {
+        Host::start_in(plugins, None, args, env)
+    }
+
+    /// A host keeping plugin state in `state_dir`, which outlives it: a
+    /// later host started on the same folder finds the state.
+    pub fn start_with_state(
+        plugins: &Path,
+        state_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Host {
+        Host::start_in(plugins, Some(state_dir), args, env)
+    }
+
+    fn start_in(
+        plugins: &Path,
+        state_dir: Option<&Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Host {
         let log_dir = tempfile::tempdir().expect("temp dir");
         let log = log_dir.path().join("hookhost.log");
+        let state_dir = state_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| log_dir.path().join("state"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookhost"))
             .args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
             .arg(plugins)
+            .arg("--state-dir")
+            .arg(&state_dir)
             .args(args)
             .env_remove("RUST_LOG")
+            // Never the user's own state, even if --state-dir were dropped.
+            .env_remove("HOOKHOST_STATE_DIR")
+            .env("XDG_STATE_HOME", log_dir.path().join("xdg-state"))
             // The default compiled-plugin cache, per host: tests never share
             // entries by accident, nor write to the user's cache.
             .env_remove("HOOKHOST_CACHE_DIR")
@@ -144,6 +176,7 @@ impl Host {
         Host {
             child,
             url,
+            state_dir,
             log,
             _log_dir: log_dir,
             _stdout: stdout,
@@ -265,6 +298,8 @@ pub fn example_with_task(task_id: i64) -> String {
 }
 
 /// Runs `hookhost ARGS…` with `env` and returns its output.
+/// Plugin state goes to a folder of its own unless `env` or `args` say
+/// where (`XDG_STATE_HOME`, `HOOKHOST_STATE_DIR`, `--state-dir`).
 pub fn cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let cache = tempfile::tempdir().expect("temp dir");
     Command::new(env!("CARGO_BIN_EXE_hookhost"))
@@ -272,7 +307,9 @@ pub fn cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         .env_remove("RUST_LOG")
         .env_remove("HOOKHOST_CACHE_DIR")
         .env_remove("HOOKHOST_NO_CACHE")
+        .env_remove("HOOKHOST_STATE_DIR")
         .env("XDG_CACHE_HOME", cache.path())
+        .env("XDG_STATE_HOME", cache.path().join("state"))
         .envs(env.iter().copied())
         .output()
         .expect("run hookhost")
@@ -284,6 +321,8 @@ pub fn routes(plugins: &Path, env: &[(&str, &str)]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_hookhost"))
         .args(["routes", "--plugins"])
         .arg(plugins)
+        .env_remove("HOOKHOST_STATE_DIR")
+        .env("XDG_STATE_HOME", cache.path().join("state"))
         .env_remove("HOOKHOST_CACHE_DIR")
         .env_remove("HOOKHOST_NO_CACHE")
         .env("XDG_CACHE_HOME", cache.path())
