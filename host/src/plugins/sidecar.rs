@@ -200,7 +200,6 @@ fn ms_name(message: String) -> String {
     message
 }
 
-
 /// `[state] max_bytes_mb = 64, max_keys = 100000`: the plugin's quota.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

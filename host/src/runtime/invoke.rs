@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
-use super::outbound::OutboundPolicy;
 use super::keyvalue::{KeyValueCtx, StateAccess};
+use super::outbound::OutboundPolicy;
 use super::prepare::World;
 use super::state::HostState;
 use crate::bindings::PyrusBotPre;

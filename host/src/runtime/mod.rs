@@ -6,8 +6,8 @@ mod file_hash;
 mod guest_output;
 mod host_api;
 mod invoke;
-mod outbound;
 mod keyvalue;
+mod outbound;
 mod prepare;
 mod state;
 

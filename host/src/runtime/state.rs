@@ -11,8 +11,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_output::{GuestOutput, LogBudget};
 use super::invoke::Sandbox;
-use super::outbound::CallHooks;
 use super::keyvalue::KeyValueCtx;
+use super::outbound::CallHooks;
 
 /// Per-request host state. Everything here dies with the request.
 pub struct HostState {
