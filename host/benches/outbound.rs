@@ -1,11 +1,11 @@
 //! `cargo bench --bench outbound`: what a plugin's outbound request costs.
-//! The same GET to a stand-in server on loopback, made
+//! The same GET to a keep-alive stand-in server on loopback, made
 //!
-//! - natively with reqwest (one new connection each, as the plugin makes);
-//! - through hookhost: a webhook to the `test-fetch` plugin, which makes the
-//!   request with wasi:http (allow-list, DNS-free IP entry, SSRF check,
-//!   its own connection) and answers with what it got;
-//! - and, for scale, a webhook to a plugin that makes no request at all.
+//! - natively with reqwest, on a kept connection (its default) and on a new
+//!   connection each time;
+//! - by the `test-fetch` plugin with wasi:http (allow-list, SSRF check,
+//!   the plugin's own kept connection), 0, 1 and 10 times in one webhook
+//!   call, so the cost of one request inside a plugin is the difference.
 //!
 //! Fixed counts, sequential; numbers are printed, not asserted.
 
@@ -29,7 +29,7 @@ fn main() {
 }
 
 async fn run() {
-    let remote = StandIn::start(Reply::Ok("pong".into())).await;
+    let remote = StandIn::start(Reply::KeepAlive("pong".into())).await;
     let plugins = Plugins::new();
     plugins.add(
         "fetcher",
@@ -39,45 +39,67 @@ async fn run() {
             remote.origin()
         ),
     );
-    plugins.add("plain", &guest("test-hook"), "verify = \"none\"\n");
     let host = Host::start_with(plugins.path(), &[], &[("RUST_LOG", "warn")]);
-
     let target = format!("{}/ping", remote.origin());
-    let native = reqwest::Client::builder()
+
+    println!("outbound GET to a loopback server, {CALLS} sequential calls each\n");
+    println!("{:<46} {:>9} {:>9} {:>9}", "path", "p50", "p99", "min");
+    let kept = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let native = native_get(&kept, &target, "native reqwest, kept connection").await;
+    let fresh = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(0)
         .build()
         .expect("client");
+    native_get(&fresh, &target, "native reqwest, new connection").await;
+
+    let fetch_url = format!("{}/hooks/fetcher/fetch", host.url);
+    let mut p50 = Vec::new();
+    for times in [0, 1, 10] {
+        let spec = format!(r#"{{"url": "{target}", "times": {times}}}"#);
+        let expected = "status 200\n\npong\n".repeat(times);
+        let mut samples = measure(async || {
+            let res = client()
+                .post(&fetch_url)
+                .body(spec.clone())
+                .send()
+                .await
+                .expect("webhook");
+            assert_eq!(res.text().await.expect("body"), expected);
+        })
+        .await;
+        p50.push(report(
+            &format!("webhook → plugin → {times} wasi:http GETs"),
+            &mut samples,
+        ));
+    }
+    let one = p50[1].saturating_sub(p50[0]);
+    let each_of_ten = p50[2].saturating_sub(p50[0]) / 10;
+    println!("\none request inside a plugin (p50 difference from 0 GETs):");
+    println!(
+        "  1 GET:         {one:>9.1?}  {:.2}× native kept",
+        ratio(one, native)
+    );
+    println!(
+        "  each of 10:    {each_of_ten:>9.1?}  {:.2}× native kept",
+        ratio(each_of_ten, native)
+    );
+}
+
+async fn native_get(client: &reqwest::Client, target: &str, what: &str) -> Duration {
     let mut samples = measure(async || {
-        let res = native.get(&target).send().await.expect("native GET");
+        let res = client.get(target).send().await.expect("native GET");
         assert_eq!(res.text().await.expect("body"), "pong");
     })
     .await;
-    println!("outbound GET to a loopback server, {CALLS} sequential calls each\n");
-    println!("{:<46} {:>9} {:>9} {:>9}", "path", "p50", "p99", "min");
-    report("native reqwest, new connection", &mut samples);
+    report(what, &mut samples)
+}
 
-    let fetch_url = format!("{}/hooks/fetcher/fetch", host.url);
-    let mut samples = measure(async || {
-        let res = client()
-            .post(&fetch_url)
-            .body(target.clone())
-            .send()
-            .await
-            .expect("webhook");
-        let said = res.text().await.expect("body");
-        assert_eq!(said, "status 200\n\npong\n");
-    })
-    .await;
-    report("webhook → plugin → wasi:http GET", &mut samples);
-
-    let plain_url = format!("{}/hooks/plain/echo/x", host.url);
-    let mut samples = measure(async || {
-        let res = client().post(&plain_url).send().await.expect("webhook");
-        assert_eq!(res.status(), 200);
-    })
-    .await;
-    report("webhook → plugin, no outbound request", &mut samples);
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(f64::EPSILON)
 }
 
 async fn measure(call: impl AsyncFn()) -> Vec<Duration> {
@@ -93,7 +115,8 @@ async fn measure(call: impl AsyncFn()) -> Vec<Duration> {
     samples
 }
 
-fn report(what: &str, samples: &mut [Duration]) {
+/// Prints p50, p99 and min; returns p50.
+fn report(what: &str, samples: &mut [Duration]) -> Duration {
     samples.sort();
     let pick = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     println!(
@@ -102,4 +125,5 @@ fn report(what: &str, samples: &mut [Duration]) {
         pick(0.99),
         samples[0]
     );
+    pick(0.5)
 }

@@ -593,3 +593,132 @@ async fn https_to_a_plain_http_server_fails_the_handshake() {
     assert_eq!(said, "error TlsProtocolError\n", "{}", host.log());
     server.abort();
 }
+
+#[tokio::test]
+async fn a_connection_is_kept_for_the_plugins_next_request_to_the_origin() {
+    let remote = StandIn::start(Reply::KeepAlive("again".into())).await;
+    let plugins = Plugins::new();
+    for name in ["keeper", "other"] {
+        plugins.add(
+            name,
+            &guest("test-fetch"),
+            &fetch_toml(&allow(&[&remote.origin()])),
+        );
+    }
+    let host = start(&plugins);
+
+    let spec = format!(r#"{{"url": "{}/k", "times": 3}}"#, remote.origin());
+    for _ in 0..2 {
+        let (status, said) = fetch(&host, "keeper", &spec).await;
+        assert_eq!(status, 200);
+        assert_eq!(said, "status 200\n\nagain\n".repeat(3), "{}", host.log());
+    }
+    // Six requests over two calls, one connection.
+    assert_eq!(remote.count(), 6);
+    assert_eq!(remote.connections(), 1, "{}", host.log());
+
+    // Another plugin with the same allow-list gets its own connection.
+    let (_, said) = fetch(&host, "other", &spec).await;
+    assert_eq!(said, "status 200\n\nagain\n".repeat(3), "{}", host.log());
+    assert_eq!(remote.connections(), 2, "{}", host.log());
+}
+
+#[tokio::test]
+async fn an_idle_connection_gives_way_at_the_connection_limit() {
+    let (a, b) = (
+        StandIn::start(Reply::KeepAlive("a".into())).await,
+        StandIn::start(Reply::KeepAlive("b".into())).await,
+    );
+    let plugins = Plugins::new();
+    plugins.add(
+        "narrow",
+        &guest("test-fetch"),
+        &fetch_toml(&format!(
+            "{}\n[outbound]\nmax_connections = 1\nconnect_timeout_ms = 300",
+            allow(&[&a.origin(), &b.origin()])
+        )),
+    );
+    let host = start(&plugins);
+    // A's connection stays idle in the pool, holding the one slot; B's
+    // request closes it rather than wait out its connect timeout.
+    for (remote, body) in [(&a, "a"), (&b, "b"), (&a, "a")] {
+        let (_, said) = fetch(&host, "narrow", &remote.origin()).await;
+        assert_eq!(said, format!("status 200\n\n{body}\n"), "{}", host.log());
+    }
+    assert_eq!((a.connections(), b.connections()), (2, 1));
+}
+
+/// A CA of our own and a certificate it signed for `localhost`: the
+/// stand-in's TLS config, and the CA in PEM (what `SSL_CERT_FILE` names).
+fn test_ca(name: &str) -> (std::sync::Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
+        .unwrap();
+    (std::sync::Arc::new(config), ca.pem())
+}
+
+#[tokio::test]
+async fn https_is_checked_against_the_systems_roots() {
+    let (tls, ca) = test_ca("hookhost test CA");
+    let remote = StandIn::start_tls(Reply::KeepAlive("over tls".into()), tls).await;
+    let (_, other_ca) = test_ca("some other CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (trusted, other) = (dir.path().join("trusted.pem"), dir.path().join("other.pem"));
+    std::fs::write(&trusted, ca).unwrap();
+    std::fs::write(&other, other_ca).unwrap();
+
+    let origin = format!("https://localhost:{}", remote.port);
+    let url = format!("{origin}/secure");
+    let host_trusting = |roots: &std::path::Path| {
+        let plugins = Plugins::new();
+        plugins.add("tls", &guest("test-fetch"), &fetch_toml(&allow(&[&origin])));
+        let host = Host::start_with(
+            plugins.path(),
+            &[],
+            &[
+                ("SSL_CERT_FILE", roots.to_str().unwrap()),
+                ("RUST_LOG", "info,hookhost=debug"),
+            ],
+        );
+        (plugins, host)
+    };
+
+    // SSL_CERT_FILE is how a system names its roots (OpenSSL's rule).
+    let (_plugins, host) = host_trusting(&trusted);
+    let (status, said) = fetch(&host, "tls", &url).await;
+    assert_eq!(status, 200);
+    assert_eq!(said, "status 200\n\nover tls\n", "{}", host.log());
+    assert!(
+        remote.heads()[0].starts_with("GET /secure HTTP/1.1\r\n"),
+        "{:?}",
+        remote.heads()
+    );
+    assert!(
+        host.log()
+            .contains("outbound HTTPS trusts the system's root certificates"),
+        "{}",
+        host.log()
+    );
+
+    // The same server, to a host whose roots did not sign its certificate.
+    let (_plugins, host) = host_trusting(&other);
+    let (status, said) = fetch(&host, "tls", &url).await;
+    assert_eq!(status, 200);
+    assert_eq!(said, "error TlsCertificateError\n", "{}", host.log());
+    assert_eq!(remote.count(), 1);
+}

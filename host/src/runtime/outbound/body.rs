@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use tokio::time::Sleep;
 use wasmtime_wasi_http::Error;
 
+use super::pool::Keep;
 use crate::outbound::bounded;
 
 pub(super) struct CappedBody {
@@ -28,6 +29,8 @@ pub(super) struct CappedBody {
     deadline_hit: Arc<AtomicBool>,
     /// After an error the body ends: nothing past the cap is handed over.
     done: bool,
+    /// The connection, handed back to the pool once the body has ended.
+    keep: Option<Keep>,
 }
 
 impl CappedBody {
@@ -37,6 +40,7 @@ impl CappedBody {
         idle: Duration,
         deadline: Instant,
         deadline_hit: Arc<AtomicBool>,
+        keep: Keep,
     ) -> Self {
         let timer = Box::pin(tokio::time::sleep(bounded(idle, deadline)));
         CappedBody {
@@ -48,11 +52,22 @@ impl CappedBody {
             deadline,
             deadline_hit,
             done: false,
+            keep: Some(keep),
+        }
+    }
+
+    /// Read to its end: the connection can carry the next request. Before
+    /// the guest sees the end, so its next request finds it in the pool.
+    fn ended(&mut self) {
+        if let Some(keep) = self.keep.take() {
+            keep.done();
         }
     }
 
     fn fail(&mut self, error: Error) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         self.done = true;
+        // Bytes may be left on the connection: it is not reused.
+        self.keep = None;
         Poll::Ready(Some(Err(error)))
     }
 }
@@ -82,11 +97,15 @@ impl Body for CappedBody {
                 this.timer
                     .as_mut()
                     .reset(tokio::time::Instant::now() + next);
+                if this.inner.is_end_stream() {
+                    this.ended();
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => this.fail(Error::Hyper(e)),
             Poll::Ready(None) => {
                 this.done = true;
+                this.ended();
                 Poll::Ready(None)
             }
             Poll::Pending => {

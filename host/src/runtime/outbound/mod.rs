@@ -7,6 +7,7 @@
 
 mod body;
 mod origin;
+mod pool;
 mod send;
 mod tls;
 
@@ -32,12 +33,15 @@ pub struct OutboundPolicy {
     /// Connections open at once across the plugin's calls; a permit lives
     /// as long as its connection.
     connections: Arc<Semaphore>,
+    /// Its connections kept open between requests.
+    pool: Arc<pool::Pool>,
 }
 
 impl OutboundPolicy {
     pub fn new(allow: AllowList, limits: OutboundLimits) -> Self {
         OutboundPolicy {
             connections: Arc::new(Semaphore::new(limits.max_connections as usize)),
+            pool: Arc::default(),
             allow,
             limits,
         }

@@ -3,7 +3,8 @@
 //! and every address checked before a socket opens; the waits are ours,
 //! bounded by the call's deadline, instead of 600 s; the body is capped; a
 //! permit from the plugin's connection limit lives as long as the
-//! connection. Redirects are the guest's to follow or not, as for any
+//! connection, which the plugin's pool keeps for its next request to the
+//! same origin. Redirects are the guest's to follow or not, as for any
 //! HTTP/1.1 client library at this level: nothing here follows them.
 
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderName, HeaderValue, Request, Response, Uri};
+use http_body::Body;
 use http_body_util::BodyExt;
 use hyper::client::conn::http1;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -82,13 +84,39 @@ pub(super) async fn send(out: Outgoing, request: Request<WasiBody>) -> Result<Se
 async fn exchange(out: &Outgoing, mut request: Request<WasiBody>) -> Result<Sent, Error> {
     let limits = out.policy.limits();
     let options = out.options.unwrap_or_default();
+    prepare(&mut request, &out.origin)?;
+    let first_byte = limits.first_byte_timeout(options.first_byte_timeout, out.deadline);
+    let pool = &out.policy.pool;
+
+    let reusable = tokio::time::timeout(first_byte, pool.take(&out.origin)).await;
+    if let Ok(Some(mut sender)) = reusable {
+        match tokio::time::timeout(first_byte, sender.try_send_request(request)).await {
+            Err(_) => return Err(out.timed_out(Error::ConnectionReadTimeout)),
+            Ok(Ok(res)) => return respond(out, res, sender),
+            // The server closed the idle connection as the request was
+            // being handed over: nothing was sent, so a new connection
+            // carries it (hyper-util's pool does the same).
+            Ok(Err(mut e)) => match e.take_message() {
+                Some(unsent) => request = unsent,
+                None => return Err(Error::Hyper(e.into_error())),
+            },
+        }
+    }
+
     // One budget for the whole way to a ready connection: a free slot under
     // the plugin's connection limit, DNS, TCP, TLS and the HTTP handshake.
     let connect_timeout = limits.connect_timeout(options.connect_timeout, out.deadline);
     let connect_by = tokio::time::Instant::now() + connect_timeout;
 
-    let permit = tokio::time::timeout_at(connect_by, out.policy.connections.clone().acquire_owned())
-        .await
+    let connections = &out.policy.connections;
+    let permit = match connections.clone().try_acquire_owned() {
+        Ok(permit) => Ok(Ok(permit)),
+        Err(_) => {
+            pool.close_oldest();
+            tokio::time::timeout_at(connect_by, connections.clone().acquire_owned()).await
+        }
+    };
+    let permit = permit
         .map_err(|_| {
             tracing::warn!(
                 origin = %out.origin,
@@ -105,48 +133,60 @@ async fn exchange(out: &Outgoing, mut request: Request<WasiBody>) -> Result<Sent
         .await
         .map_err(|_| out.timed_out(Error::ConnectionTimeout))??;
 
-    // The connection runs on a task of its own, holding the permit; the
-    // handle aborts it when wasmtime-wasi-http drops the response (or this
-    // future is dropped first). It never outlives the call's deadline.
-    let deadline = tokio::time::Instant::from_std(out.deadline);
-    let conn = wasmtime_wasi::runtime::spawn(async move {
+    // The connection runs on a task of its own, holding the permit, and
+    // outlives the call when the pool keeps it. It ends when its last
+    // handle is dropped: by the pool, or by the response body when the
+    // guest did not read it to its end.
+    tokio::spawn(async move {
         let _permit = permit;
-        tokio::time::timeout_at(deadline, conn).await
+        if let Err(e) = conn.await {
+            tracing::debug!("outbound connection ended: {e}");
+        }
     });
 
-    prepare(&mut request, &out.origin)?;
-    let first_byte = limits.first_byte_timeout(options.first_byte_timeout, out.deadline);
     let res = tokio::time::timeout(first_byte, sender.send_request(request))
         .await
         .map_err(|_| out.timed_out(Error::ConnectionReadTimeout))?
         .map_err(Error::Hyper)?;
+    respond(out, res, sender)
+}
 
+/// The response as the guest gets it: the body capped and its waits
+/// bounded; the connection goes back to the pool once the body is read.
+fn respond(
+    out: &Outgoing,
+    res: Response<hyper::body::Incoming>,
+    sender: http1::SendRequest<WasiBody>,
+) -> Result<Sent, Error> {
+    let limits = out.policy.limits();
     let cap = limits.max_response_bytes;
     if let Some(length) = content_length(res.headers())
         && length > cap
     {
         return Err(Error::HttpResponseBodySize(Some(length)));
     }
+    let keep = out.policy.pool.keep(out.origin.clone(), sender);
     // Between frames of the body the guest's own wait is allowed if it set
     // one, else the first-byte limit; either way never past the deadline.
-    let idle = options
-        .between_bytes_timeout
+    let idle = out
+        .options
+        .and_then(|o| o.between_bytes_timeout)
         .map_or(limits.first_byte_timeout, |t| {
             t.min(limits.first_byte_timeout)
         })
         .max(Duration::from_millis(1));
     let deadline_hit = out.deadline_hit.clone();
     let res = res.map(|incoming| {
-        CappedBody::new(incoming, cap, idle, out.deadline, deadline_hit).boxed_unsync()
-    });
-    let io = async move {
-        match conn.await {
-            // The deadline ended it: the call is over, nobody is reading.
-            Err(_) | Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Error::Hyper(e)),
+        if incoming.is_end_stream() {
+            // No body to read (HEAD, 204, 304): the connection is free now.
+            keep.done();
+            return http_body_util::Empty::new()
+                .map_err(|never: std::convert::Infallible| -> Error { match never {} })
+                .boxed_unsync();
         }
-    };
-    Ok((res, Box::new(io)))
+        CappedBody::new(incoming, cap, idle, out.deadline, deadline_hit, keep).boxed_unsync()
+    });
+    Ok((res, Box::new(std::future::ready(Ok(())))))
 }
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
