@@ -358,6 +358,51 @@ async fn size_grows_with_appends() {
     assert!(full >= empty + 50 * 10_000, "{empty} -> {full}");
 }
 
+#[tokio::test]
+async fn meta_that_is_not_json_is_refused() {
+    let f = fixture();
+    let mut d = new("p", 1, "x");
+    d.meta = "method=POST".into();
+    let refused = f.journal.append(d).await;
+    assert!(
+        matches!(&refused, Err(JournalError::Database(m)) if m.contains("json_valid")),
+        "{refused:?}"
+    );
+    assert_eq!(f.journal.due("p", 1, 10).await, Ok(vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_does_not_undo_the_others_in_its_batch() {
+    let f = fixture();
+    // Queued together, so that they most likely share a commit.
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let journal = Arc::clone(&f.journal);
+        tasks.push(tokio::spawn(async move {
+            journal
+                .append(new("p", 1, &i.to_string()))
+                .await
+                .map(|_| ())
+        }));
+        let journal = Arc::clone(&f.journal);
+        tasks.push(tokio::spawn(async move {
+            journal
+                .record_attempt("unknown", ok(1), Outcome::Done)
+                .await
+        }));
+    }
+    let mut failed = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(()) => {}
+            Err(JournalError::NotFound(_)) => failed += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(failed, 32);
+    assert_eq!(f.journal.due("p", 1, 100).await.expect("due").len(), 32);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_are_all_durable_and_distinct() {
     const TASKS: usize = 64;

@@ -46,7 +46,8 @@ impl Default for JournalOptions {
 }
 
 /// The journal in `<state dir>/journal.db`. Cheap to clone; clones share the
-/// writer thread, which stops when the last clone is dropped.
+/// writer thread. Dropping the last clone waits for the writes already
+/// queued, then closes the file.
 #[derive(Clone)]
 pub struct SqliteJournal {
     inner: Arc<Inner>,

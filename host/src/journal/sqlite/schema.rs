@@ -20,6 +20,7 @@ const SCHEMA_VERSION: i64 = 1;
 ///
 /// The two partial indexes hold only live (pending, retrying) rows, so
 /// taking work costs the same however many done rows wait for a purge.
+/// `meta` must be JSON: the operator's tools parse it without a fallback.
 /// `finished_at` is when a delivery went done or dead; purges count from it,
 /// so a replayed old delivery is kept as long as a new one.
 const SCHEMA: &str = "
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     kind TEXT NOT NULL,
     received_at INTEGER NOT NULL,
     payload BLOB NOT NULL,
-    meta TEXT NOT NULL,
+    meta TEXT NOT NULL CHECK (json_valid(meta)),
     state TEXT NOT NULL CHECK (state IN ('pending', 'retrying', 'dead', 'done')),
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at INTEGER NOT NULL,
