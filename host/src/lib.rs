@@ -10,10 +10,12 @@
 //!
 //! Modules depend one way: `cli` → `server` → `plugins` → `runtime` →
 //! `outbound` (HTTP policy for plugins), `protocol`, `verify` → `bindings`
-//! (the WIT types); `scripts/module-graph` checks it.
+//! (the WIT types); `scripts/module-graph` checks it. `journal` (durable
+//! deliveries) stands apart: it uses only `state`'s settings.
 
 pub mod bindings;
 pub mod cli;
+pub mod journal;
 pub mod logtext;
 pub mod outbound;
 pub mod plugins;
