@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::server::DEFAULT_BODY_LIMIT;
+use crate::server::{DEFAULT_BODY_LIMIT, DEFAULT_JOURNAL_CAP};
 
 /// hookhost serves webhooks to sandboxed WebAssembly plugins.
 ///
@@ -35,6 +35,57 @@ pub enum Command {
     /// usage per plugin, or one plugin's keys and values. Reads the same
     /// database as a running server, which may keep serving.
     State(StateCmdArgs),
+    /// List journaled deliveries (Worksection's, and async hooks'), or show
+    /// one with its attempts. Reads the state folder of a running or a
+    /// stopped server.
+    Deliveries(DeliveriesArgs),
+    /// Run deliveries again: by id, or every dead one of a plugin. A
+    /// running server picks them up within a second; a stopped one at its
+    /// next start.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeliveriesArgs {
+    #[command(subcommand)]
+    pub action: Option<DeliveriesAction>,
+    /// Only this plugin's.
+    #[arg(long)]
+    pub plugin: Option<String>,
+    /// Only those in this state: pending, retrying, dead or done.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only those received since: seconds ago (`3600`), or `30m`, `2h`, `7d`.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub dir: StateArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesAction {
+    /// One delivery: its payload, headers (credentials removed) and every
+    /// attempt with its time and error.
+    Show { id: String },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Delivery ids to run again.
+    pub ids: Vec<String>,
+    /// With --dead: every dead delivery of this plugin.
+    #[arg(long, requires = "dead")]
+    pub plugin: Option<String>,
+    #[arg(long, requires = "plugin", conflicts_with = "ids")]
+    pub dead: bool,
+    /// With --dead: only those received since (as for `deliveries`).
+    #[arg(long, requires = "dead")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub dir: StateArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +102,12 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HOOKHOST_LOG_JSON")]
     pub log_json: bool,
+    /// Days a handled delivery is kept in the journal before it is deleted.
+    #[arg(long, env = "HOOKHOST_KEEP_DAYS", default_value_t = 7)]
+    pub keep_days: u32,
+    /// The journal's size cap in MiB; past it new deliveries get 503.
+    #[arg(long, env = "HOOKHOST_JOURNAL_CAP_MB", default_value_t = DEFAULT_JOURNAL_CAP >> 20)]
+    pub journal_cap_mb: u64,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
 
 use super::args::{CacheArgs, Command, RoutesArgs, ServeArgs, StateArgs, TestArgs};
-use super::{state_admin, trial};
+use super::{deliveries_admin, state_admin, trial};
 use crate::plugins::status::{self, StatusFile};
 use crate::plugins::{self, Loader, OwnRoutes, Registry, SharedRegistry, Watcher};
 use crate::runtime::Runtime;
@@ -22,8 +22,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => &args.plugins,
         Command::Routes(args) => &args.plugins,
         Command::Test(args) => &args.plugins,
-        // The operator's state tool reads no plugins folder.
-        Command::State(_) => Path::new("."),
+        // The operator's state tools read no plugins folder.
+        Command::State(_) | Command::Deliveries(_) | Command::Replay(_) => Path::new("."),
     };
     if !dir.is_dir() {
         bail!(
@@ -36,6 +36,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Routes(args) => list(args).await,
         Command::Test(args) => test(args).await,
         Command::State(args) => state_admin::run(args).await,
+        Command::Deliveries(args) => deliveries_admin::list(args).await,
+        Command::Replay(args) => deliveries_admin::replay(args).await,
     }
 }
 
@@ -109,11 +111,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // closed stdout must not stop the server.
     let _ = writeln!(std::io::stdout(), "hookhost listening on http://{addr}");
 
+    let journal = deliveries_admin::open(&args.state).await?;
     let state = Arc::new(AppState::new(
         loaded.registry,
         loaded.runtime,
         args.body_limit,
+        journal,
+        args.journal_cap_mb.saturating_mul(1 << 20),
     ));
+    let keep = std::time::Duration::from_secs(u64::from(args.keep_days) * 86_400);
+    let waiting = state
+        .deliveries
+        .recover(keep)
+        .await
+        .context("cannot read the delivery journal")?;
+    if waiting > 0 {
+        tracing::info!(plugins = waiting, "resuming journaled deliveries");
+    }
     let served = server::serve(listener, state, &signals).await;
     // No reload may publish the table again after it is removed.
     if let Some(watcher) = loaded.watcher {

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod deliveries_admin;
 mod state_admin;
 mod trial;
 
@@ -32,7 +33,9 @@ pub fn main() -> ExitCode {
         Command::Routes(_) => init_logging("warn", false),
         // The plugin's own log lines are part of what a test shows.
         Command::Test(_) => init_logging("info", false),
-        Command::State(_) => init_logging("warn", false),
+        Command::State(_) | Command::Deliveries(_) | Command::Replay(_) => {
+            init_logging("warn", false)
+        }
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -14,8 +14,9 @@ use tower::ServiceExt;
 
 use super::args::TestArgs;
 use super::commands::Loaded;
+use crate::journal::SqliteJournal;
 use crate::plugins::{LoadedPlugin, Lookup, Registry};
-use crate::server::{self, AppState, DEFAULT_BODY_LIMIT, routes};
+use crate::server::{self, AppState, DEFAULT_BODY_LIMIT, DEFAULT_JOURNAL_CAP, routes};
 
 /// What `test` printed, and whether the answer was a success (2xx/3xx).
 pub struct Outcome {
@@ -26,10 +27,16 @@ pub struct Outcome {
 pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<Outcome> {
     let mut report = String::new();
     let request = build_request(args, &loaded.registry.load(), &mut report)?;
+    // A journal of its own, gone afterwards: a trial delivery must never
+    // reach the journal a running server works from.
+    let scratch = tempfile::tempdir().context("cannot make a scratch folder for the journal")?;
+    let journal = SqliteJournal::open(scratch.path()).context("cannot open a scratch journal")?;
     let state = Arc::new(AppState::new(
         loaded.registry,
         loaded.runtime,
         DEFAULT_BODY_LIMIT,
+        Arc::new(journal),
+        DEFAULT_JOURNAL_CAP,
     ));
     let response = server::router(state.clone())
         .oneshot(request)
@@ -37,8 +44,10 @@ pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<Outcome> {
         .context("the request was not answered")?;
     let status = response.status();
     describe_response(response, &mut report).await?;
-    // Worksection plugins run after the answer: let them finish and log.
-    state.background.drain().await;
+    // Journaled deliveries run after the answer: let the first attempt
+    // finish and log (a retry is logged as scheduled, not waited for).
+    state.deliveries.settle().await;
+    state.deliveries.stop().await;
     Ok(Outcome {
         report,
         success: status.is_success() || status.is_redirection(),

@@ -3,6 +3,7 @@
 
 use axum::http::HeaderName;
 
+use super::delivery_policy::Mode;
 use super::sidecar::{SecretState, Settings};
 use crate::protocol::PluginKind;
 use crate::verify::{Credentials, Scheme, Verifier};
@@ -13,6 +14,11 @@ pub const DEFAULT_TOKEN_HEADER: &str = "x-webhook-token";
 /// The check every request to a plugin passes before its body is parsed, or
 /// why the plugin cannot be served.
 pub fn authenticate(kind: PluginKind, name: &str, settings: &Settings) -> Result<Verifier, String> {
+    if settings.delivery.mode == Mode::Async && kind != PluginKind::HttpHook {
+        return Err(format!(
+            "`mode = \"async\"` applies to generic hook plugins only; {name} is a {kind} plugin"
+        ));
+    }
     if settings.mount.is_some() && kind != PluginKind::HttpHook {
         return Err(format!(
             "`mount` applies to generic hook plugins only; {name} is a {kind} plugin"

@@ -12,7 +12,7 @@ use super::auth::authenticate;
 use super::hook_routing::hook_table;
 use super::registry::{PluginEntry, Registry, SharedRegistry};
 use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
-use super::{LoadedPlugin, OwnRoutes, StatusFile};
+use super::{DeliveryPolicy, LoadedPlugin, OwnRoutes, StatusFile};
 use crate::protocol::PluginKind;
 use crate::protocol::http_hook::{HookRoute, Pattern, declare_routes};
 use crate::runtime::{FileHash, LoadError, OutboundPolicy, Prepared, Runtime, Sandbox};
@@ -274,7 +274,10 @@ impl Loader {
         if !hook_routes.is_empty() {
             entry.routes = hook_routes.iter().map(|r| r.describe()).collect();
         }
-        let plugin = self.loaded(name, prepared, sandbox, verifier, hook_routes, hash);
+        let plugin = LoadedPlugin {
+            delivery: settings.delivery,
+            ..self.loaded(name, prepared, sandbox, verifier, hook_routes, hash)
+        };
         entry.serving = Some(Arc::new(plugin));
         entry
     }
@@ -330,6 +333,8 @@ impl Loader {
             prepared,
             verifier,
             hook_routes,
+            // The caller's, from the sidecar.
+            delivery: DeliveryPolicy::default(),
             hash: hash.clone(),
             generation: self.generation,
         };

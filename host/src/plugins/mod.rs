@@ -2,6 +2,7 @@
 //! current as files come and go.
 
 mod auth;
+pub mod delivery_policy;
 mod hook_routing;
 mod hook_table;
 mod loader;
@@ -18,6 +19,7 @@ use crate::runtime::{FileHash, Prepared, Sandbox};
 use crate::verify::Verifier;
 
 pub use auth::DEFAULT_TOKEN_HEADER;
+pub use delivery_policy::{DeliveryPolicy, Mode, RetryPolicy};
 pub use hook_table::{HookTable, Lookup};
 pub use loader::Loader;
 pub use own_routes::{OwnRoute, OwnRoutes};
@@ -36,6 +38,8 @@ pub struct LoadedPlugin {
     pub verifier: Verifier,
     /// A generic hook plugin's rules under its mount point; empty otherwise.
     pub hook_routes: Vec<HookRoute>,
+    /// How deliveries answered before the plugin runs are handled.
+    pub delivery: DeliveryPolicy,
     pub hash: FileHash,
     /// Increases with every version loaded in this process.
     pub generation: u64,

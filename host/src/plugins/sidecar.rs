@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::delivery_policy::{DeliveryPolicy, RetryFile};
 use crate::outbound::{AllowList, OutboundLimits};
 use crate::state::Quota;
 
@@ -109,6 +110,9 @@ pub struct Settings {
     pub outbound: OutboundLimits,
     /// What the plugin's keyvalue state may hold (`[state]`).
     pub state_quota: Quota,
+    /// `mode`, `retry` and `concurrency`: deliveries answered before the
+    /// plugin runs.
+    pub delivery: DeliveryPolicy,
 }
 
 /// HTTP basic auth credentials a sender must present.
@@ -136,6 +140,7 @@ impl Default for Settings {
             allowed_outbound_hosts: AllowList::default(),
             outbound: OutboundLimits::default(),
             state_quota: Quota::default(),
+            delivery: DeliveryPolicy::default(),
         }
     }
 }
@@ -162,6 +167,9 @@ struct SidecarFile {
     #[serde(default)]
     outbound: OutboundFile,
     state: Option<StateSection>,
+    mode: Option<String>,
+    retry: Option<RetryFile>,
+    concurrency: Option<u64>,
 }
 
 /// `[outbound]`: the limits on a plugin's outbound HTTP. Every key is
@@ -301,6 +309,9 @@ impl Settings {
         let allowed_outbound_hosts = AllowList::parse(&file.allowed_outbound_hosts)
             .map_err(|e| invalid(format!("allowed_outbound_hosts entry {e}")))?;
         let outbound = file.outbound.limits().map_err(invalid)?;
+        let delivery =
+            DeliveryPolicy::parse(file.mode.as_deref(), file.retry.as_ref(), file.concurrency)
+                .map_err(invalid)?;
 
         Ok(Settings {
             secret,
@@ -317,6 +328,7 @@ impl Settings {
             allowed_outbound_hosts,
             outbound,
             state_quota,
+            delivery,
         })
     }
 

@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::deliveries::{HTTP_HOOK, HookMeta};
 use super::error::ApiError;
 use super::intake::verified_body;
-use crate::plugins::Lookup;
+use crate::plugins::{Lookup, Mode};
 use crate::protocol::{PluginKind, http_hook};
 use crate::runtime::Prepared;
 
@@ -41,6 +43,25 @@ pub async fn handle(
     };
     let body = verified_body(&app, plugin, &headers, body).await?;
     let hidden = plugin.verifier.credential_header();
+    if plugin.delivery.mode == Mode::Async {
+        let meta = HookMeta::new(&method, &uri, &headers, hidden);
+        let meta = serde_json::to_string(&meta).map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot journal the request",
+            )
+        })?;
+        let id = app
+            .deliveries
+            .accept(&plugin.name, HTTP_HOOK, body.to_vec(), meta)
+            .await?;
+        tracing::debug!(rule = %route.rule, delivery = %id, "delivery accepted");
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "delivery": id })),
+        )
+            .into_response());
+    }
     let request = http_hook::request(route, params, &method, &uri, &headers, hidden, body)?;
     tracing::debug!(rule = %route.rule, "calling plugin");
     let answer = app

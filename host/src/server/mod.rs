@@ -1,7 +1,7 @@
 //! HTTP: the router, per-request plumbing, and graceful shutdown.
 
-mod background;
 mod body;
+mod deliveries;
 mod error;
 mod hooks;
 mod intake;
@@ -21,11 +21,12 @@ use axum::Router;
 use axum::http::StatusCode;
 use tokio::net::TcpListener;
 
+use crate::journal::Journal;
 use crate::plugins::{LoadedPlugin, SharedRegistry};
 use crate::protocol::PluginKind;
 use crate::runtime::Runtime;
 
-pub use background::Background;
+pub use deliveries::{DEFAULT_JOURNAL_CAP, Deliveries};
 pub use error::ApiError;
 pub use shutdown::Signals;
 
@@ -37,17 +38,24 @@ pub struct AppState {
     pub registry: SharedRegistry,
     pub runtime: Arc<Runtime>,
     pub body_limit: usize,
-    /// Work that continues after the sender has its answer.
-    pub background: Background,
+    /// Deliveries answered before their plugin runs, journaled.
+    pub deliveries: Deliveries,
 }
 
 impl AppState {
-    pub fn new(registry: SharedRegistry, runtime: Arc<Runtime>, body_limit: usize) -> Self {
+    pub fn new(
+        registry: SharedRegistry,
+        runtime: Arc<Runtime>,
+        body_limit: usize,
+        journal: Arc<dyn Journal>,
+        journal_cap: u64,
+    ) -> Self {
+        let deliveries = Deliveries::new(journal, registry.clone(), runtime.clone(), journal_cap);
         AppState {
             registry,
             runtime,
             body_limit,
-            background: Background::default(),
+            deliveries,
         }
     }
 
@@ -96,8 +104,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
 /// Serves until the first stop signal, then lets in-flight requests and
-/// background work finish (for up to `SHUTDOWN_GRACE`, or until a second
-/// signal).
+/// running delivery attempts finish (for up to `SHUTDOWN_GRACE`, or until
+/// a second signal); deliveries not yet attempted stay in the journal.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -119,15 +127,15 @@ pub async fn serve(
             ),
             () = signals.nth(2) => "a second stop signal".to_owned(),
         };
-        match state.background.pending() {
+        match state.deliveries.running() {
             0 => why,
-            // Accepted and acknowledged, so the sender will not resend them.
-            lost => format!("{why}; {lost} accepted Worksection events were not handled"),
+            // Still journaled: they run again at the next start.
+            n => format!("{why}; {n} delivery attempts were cut short and will run again"),
         }
     };
     let drained = async {
         server.await?;
-        state.background.drain().await;
+        state.deliveries.stop().await;
         Ok(())
     };
     tokio::select! {

@@ -1,6 +1,6 @@
 //! `POST /worksection/{plugin}`: a Worksection webhook. An authenticated,
-//! well-formed delivery is answered `{"status":"OK"}` at once; the plugin
-//! handles its events afterwards (see `background`).
+//! well-formed delivery is answered `{"status":"OK"}` once it is in the
+//! journal; the plugin handles its events afterwards (see `deliveries`).
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::deliveries::WORKSECTION;
 use super::error::ApiError;
 use super::intake::Verified;
 use crate::bindings::worksection::WorksectionPre;
@@ -23,14 +24,19 @@ pub async fn handle(
     for why in &delivery.skipped {
         tracing::warn!("delivery element skipped: {why}");
     }
-    tracing::debug!(events = delivery.events.len(), "delivery accepted");
-    app.background.worksection(
-        app.runtime.clone(),
-        request.plugin,
-        request.pre,
-        delivery.events,
-        request.body.len(),
-    )?;
+    // An empty delivery (a connectivity check) has nothing to journal.
+    if !delivery.events.is_empty() {
+        let id = app
+            .deliveries
+            .accept(
+                &request.plugin.name,
+                WORKSECTION,
+                request.body.to_vec(),
+                "{}".into(),
+            )
+            .await?;
+        tracing::debug!(events = delivery.events.len(), delivery = %id, "delivery accepted");
+    }
     let json = [(header::CONTENT_TYPE, "application/json")];
     Ok((json, worksection::OK_BODY).into_response())
 }
