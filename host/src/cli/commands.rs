@@ -96,6 +96,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    // Before the plugins load: a state folder that cannot keep what is
+    // acknowledged must stop the server before it acknowledges anything.
+    let journal = deliveries_admin::open(&args.state, Some(&args.plugins)).await?;
     let status = StatusFile::new(&args.plugins, format!("http://{addr}"));
     let loaded = tokio::select! {
         loaded = load(&args.plugins, &args.cache, Some(&args.state), Some(status.clone())) => loaded?,
@@ -111,7 +114,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // closed stdout must not stop the server.
     let _ = writeln!(std::io::stdout(), "hookhost listening on http://{addr}");
 
-    let journal = deliveries_admin::open(&args.state).await?;
     let state = Arc::new(AppState::new(
         loaded.registry,
         loaded.runtime,

@@ -3,17 +3,24 @@
 //! server, whose workers pick replayed deliveries up within a second.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
 use super::args::{DeliveriesAction, DeliveriesArgs, ReplayArgs, StateArgs};
+use super::state_admin::resolved;
 use crate::journal::{Delivery, DeliveryState, Filter, Journal, SqliteJournal, UnixMs, now_ms};
 
-/// The journal in the state folder, created if need be (`serve`).
-pub async fn open(args: &StateArgs) -> anyhow::Result<Arc<dyn Journal>> {
+/// The journal in the state folder, created if need be (`serve`, which
+/// names its plugins folder: the state folder may not be inside it).
+pub async fn open(args: &StateArgs, plugins: Option<&Path>) -> anyhow::Result<Arc<dyn Journal>> {
     let dir = args.dir()?;
+    let plugins = plugins.map(Path::to_path_buf);
     let journal = tokio::task::spawn_blocking(move || {
+        if let Some(plugins) = plugins {
+            StateArgs::check_outside(&resolved(&dir), &resolved(&plugins))?;
+        }
         SqliteJournal::open(&dir).with_context(|| {
             format!(
                 "cannot open the delivery journal at {}",
@@ -22,7 +29,8 @@ pub async fn open(args: &StateArgs) -> anyhow::Result<Arc<dyn Journal>> {
         })
     })
     .await
-    .context("opening the delivery journal did not finish")??;
+    .context("opening the delivery journal did not finish")?
+    .map_err(anyhow::Error::from)?;
     Ok(Arc::new(journal))
 }
 
@@ -36,7 +44,7 @@ async fn existing(args: &StateArgs) -> anyhow::Result<Arc<dyn Journal>> {
             path.display()
         );
     }
-    open(args).await
+    open(args, None).await
 }
 
 pub async fn list(args: DeliveriesArgs) -> anyhow::Result<()> {

@@ -32,7 +32,7 @@ pub async fn open(args: &StateArgs, plugins: &Path) -> anyhow::Result<Arc<dyn St
 
 /// `path` made absolute with symlinks resolved as far as it exists; the
 /// parts that do not exist yet are appended as written.
-fn resolved(path: &Path) -> PathBuf {
+pub(super) fn resolved(path: &Path) -> PathBuf {
     let mut missing = Vec::new();
     let mut existing = path;
     loop {
