@@ -35,7 +35,13 @@ async fn run() {
                 ..JournalOptions::default()
             };
             let journal = SqliteJournal::open_with(dir.path(), options).expect("open journal");
-            bench(Arc::new(journal), appenders, appends).await;
+            let before = journal.commits();
+            bench(Arc::new(journal.clone()), appenders, appends).await;
+            let commits = journal.commits() - before;
+            println!(
+                "                {commits} commits, {:.1} appends per commit",
+                appends as f64 / commits.max(1) as f64
+            );
         }
     }
 }

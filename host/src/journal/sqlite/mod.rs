@@ -98,6 +98,12 @@ impl SqliteJournal {
         &self.inner.path
     }
 
+    /// Transactions (so fsyncs) the writer has committed, or tried to: with
+    /// the number of writes, how well concurrent appends were grouped.
+    pub fn commits(&self) -> u64 {
+        self.inner.writer.commits()
+    }
+
     fn read<T: Send + 'static>(
         &self,
         read: impl FnOnce(&mut Connection) -> Result<T, JournalError> + Send + 'static,

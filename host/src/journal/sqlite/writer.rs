@@ -3,6 +3,8 @@
 //! one transaction. A burst of appends then costs one fsync per batch
 //! instead of one each, and callers wait on a oneshot, never on a lock.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -11,8 +13,9 @@ use tokio::sync::oneshot;
 
 use crate::journal::{JournalError, JournalFuture};
 
-/// Enough to absorb any burst a 2-core host can parse between two fsyncs,
-/// small enough that one commit never holds the lock for long.
+/// A batch is whatever queued during the last commit, about one write per
+/// waiting caller; the cap only bounds how long one commit holds SQLite's
+/// write lock (the operator CLI waits for it) once a backlog has built up.
 const MAX_BATCH: usize = 512;
 
 type Job = Box<dyn Write>;
@@ -59,19 +62,28 @@ where
 pub(super) struct Writer {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    /// Transactions committed: writes per commit is what grouping saves.
+    commits: Arc<AtomicU64>,
 }
 
 impl Writer {
     pub fn start(conn: Connection) -> Result<Writer, JournalError> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&commits);
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, queue, &counted))
             .map_err(|e| JournalError::Database(format!("cannot start the writer: {e}")))?;
         Ok(Writer {
             jobs: Some(jobs),
             thread: Some(thread),
+            commits,
         })
+    }
+
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Queues `write`; the future resolves once the batch holding it has
@@ -108,7 +120,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
+fn run(conn: Connection, queue: mpsc::Receiver<Job>, commits: &AtomicU64) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
         batch.push(first);
@@ -118,6 +130,9 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        // Counted before the answers go out, so a caller that has its
+        // answer also sees its commit counted.
+        commits.fetch_add(1, Ordering::Relaxed);
         commit(&conn, batch.drain(..));
     }
 }
