@@ -29,8 +29,7 @@ pub async fn open(args: &StateArgs, plugins: Option<&Path>) -> anyhow::Result<Ar
         })
     })
     .await
-    .context("opening the delivery journal did not finish")?
-    .map_err(anyhow::Error::from)?;
+    .context("opening the delivery journal did not finish")??;
     Ok(Arc::new(journal))
 }
 
