@@ -455,9 +455,11 @@ fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     };
+    // No sidecar reads as an empty one: the defaults live in `parse` alone.
     let settings = match &sidecar {
-        Ok(None) => Ok(Settings::default()),
-        Ok(Some(text)) => Settings::parse(text, &path).map_err(|e| e.to_string()),
+        Ok(text) => {
+            Settings::parse(text.as_deref().unwrap_or_default(), &path).map_err(|e| e.to_string())
+        }
         Err(problem) => Err(problem.clone()),
     };
     // One digest over every secret: the plugin's, the basic-auth password

@@ -119,27 +119,6 @@ pub struct BasicAuth {
     pub password_source: SecretSource,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            secret: SecretState::Absent,
-            secret_source: None,
-            timeout: DEFAULT_TIMEOUT,
-            memory_bytes: DEFAULT_MEMORY_MB << 20,
-            config: BTreeMap::new(),
-            config_secrets: BTreeMap::new(),
-            config_sources: BTreeMap::new(),
-            verify: None,
-            token_header: None,
-            basic_auth: None,
-            mount: None,
-            allowed_outbound_hosts: AllowList::default(),
-            outbound: OutboundLimits::default(),
-            state_quota: Quota::default(),
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SidecarFile {
