@@ -136,9 +136,15 @@ impl Loader {
             return Ok(Some(previous.clone()));
         }
         let hash = files.fingerprint.wasm_hash.clone();
-        let entry = self
-            .load(name, files.bytes, &hash, files.settings, previous)
-            .await;
+        let entry = match (self.compile(name, files.bytes, &hash).await, files.settings) {
+            (Ok(prepared), Ok(settings)) => {
+                self.configure(name, prepared, settings, &hash, previous)
+                    .await
+            }
+            (Err(problem), _) | (_, Err(problem)) => {
+                kept_or_failed(name, previous, Some(hash), problem)
+            }
+        };
         self.seen.insert(name.to_owned(), files.fingerprint);
         Ok(Some(Arc::new(entry)))
     }
@@ -161,26 +167,6 @@ impl Loader {
             && let Err(e) = status.publish(&registry).await
         {
             tracing::warn!("cannot publish the routes table for `hookhost routes`: {e}");
-        }
-    }
-
-    async fn load(
-        &mut self,
-        name: &str,
-        bytes: Vec<u8>,
-        hash: &FileHash,
-        settings: Result<Settings, String>,
-        previous: Option<&Arc<PluginEntry>>,
-    ) -> PluginEntry {
-        let prepared = self.compile(name, bytes, hash).await;
-        match (prepared, settings) {
-            (Ok(prepared), Ok(settings)) => {
-                self.configure(name, prepared, settings, hash, previous)
-                    .await
-            }
-            (Err(problem), _) | (_, Err(problem)) => {
-                kept_or_failed(name, previous, Some(hash.clone()), problem)
-            }
         }
     }
 
@@ -227,14 +213,13 @@ impl Loader {
         cap_timeout(name, kind, &mut settings);
         let mut entry = PluginEntry {
             name: name.to_owned(),
-            serving: None,
             kind: Some(kind),
             file_hash: Some(hash.clone()),
-            problem: None,
             secret_source: secret_description(&settings),
             routes: self.listed(kind, name, &settings),
             verify: Some(declared_scheme(kind, &settings)),
             outbound: outbound_description(&settings),
+            ..PluginEntry::default()
         };
         let verifier = match settings
             .config_problem()
@@ -388,19 +373,15 @@ fn kept_or_failed(
         ),
         None => tracing::error!(plugin = name, "plugin not loaded: {problem}"),
     }
+    // Everything else `routes` shows stays as the previous entry had it.
+    let before = previous.map_or_else(PluginEntry::default, |p| (**p).clone());
     PluginEntry {
         name: name.to_owned(),
-        kind: serving
-            .as_ref()
-            .map(|p| p.prepared.kind())
-            .or_else(|| previous.and_then(|p| p.kind)),
-        secret_source: previous.and_then(|p| p.secret_source.clone()),
-        routes: previous.map(|p| p.routes.clone()).unwrap_or_default(),
-        verify: previous.and_then(|p| p.verify.clone()),
-        outbound: previous.and_then(|p| p.outbound.clone()),
+        kind: serving.as_ref().map(|p| p.prepared.kind()).or(before.kind),
         serving,
         file_hash,
         problem: Some(problem),
+        ..before
     }
 }
 
@@ -470,17 +451,13 @@ fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
         let password = s.basic_auth.as_ref().map(|b| &b.password);
         let config = s.config_secrets.values();
         for state in std::iter::once(&s.secret).chain(password).chain(config) {
-            match state {
-                SecretState::Absent => digest.update([0]),
-                SecretState::Ready(secret) => {
-                    digest.update([1]);
-                    digest.update(Sha256::digest(secret.expose()));
-                }
-                SecretState::Unusable(why) => {
-                    digest.update([2]);
-                    digest.update(Sha256::digest(why.as_bytes()));
-                }
-            }
+            let (tag, bytes): (u8, &[u8]) = match state {
+                SecretState::Absent => (0, b""),
+                SecretState::Ready(secret) => (1, secret.expose()),
+                SecretState::Unusable(why) => (2, why.as_bytes()),
+            };
+            digest.update([tag]);
+            digest.update(Sha256::digest(bytes));
         }
         digest.finalize().into()
     });
