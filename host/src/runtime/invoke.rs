@@ -77,7 +77,7 @@ impl Runtime {
             bucket: Bucket::new(sandbox.plugin.clone(), sandbox.state_quota),
         }));
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| state.limits_mut());
+        store.limiter(|state| &mut state.limits);
         // At every epoch tick a running guest either yields to the async
         // runtime or, past its deadline, traps: a busy guest is stopped even
         // when the runtime's timers run late. The `timeout` around the call
@@ -225,7 +225,7 @@ fn classify<T>(
     match outcome {
         // An outbound wait was cut at the deadline: whatever the guest
         // answered after that came too late.
-        Ok(_) if store.data().outbound_deadline_hit() => {
+        Ok(_) if store.data().outbound.deadline_hit() => {
             Err(InvokeError::Deadline(sandbox.timeout))
         }
         Ok(Ok(value)) => Ok(value),
@@ -233,7 +233,9 @@ fn classify<T>(
         Ok(Err(Stage::Instantiate(e) | Stage::Call(e))) if e.is::<DeadlineExceeded>() => {
             Err(InvokeError::Deadline(sandbox.timeout))
         }
-        Ok(Err(_)) if store.data().memory_limit_hit() => Err(InvokeError::MemoryLimit(limit_mb)),
+        Ok(Err(_)) if store.data().limits.memory_limit_hit => {
+            Err(InvokeError::MemoryLimit(limit_mb))
+        }
         Ok(Err(Stage::Instantiate(e))) => {
             if e.is::<wasmtime::PoolConcurrencyLimitError>() {
                 Err(InvokeError::Busy)
