@@ -17,13 +17,9 @@ use super::commands::Loaded;
 use crate::plugins::{LoadedPlugin, Lookup, Registry};
 use crate::server::{self, AppState, DEFAULT_BODY_LIMIT, routes};
 
-/// What `test` printed, and whether the answer was a success (2xx/3xx).
-pub struct Outcome {
-    pub report: String,
-    pub success: bool,
-}
-
-pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<Outcome> {
+/// Prints the request as sent and the answer; fails unless the answer is a
+/// success (2xx/3xx).
+pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<()> {
     let mut report = String::new();
     let request = build_request(args, &loaded.registry.load(), &mut report)?;
     let state = Arc::new(AppState::new(
@@ -39,10 +35,11 @@ pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<Outcome> {
     describe_response(response, &mut report).await?;
     // Worksection plugins run after the answer: let them finish and log.
     state.background.drain().await;
-    Ok(Outcome {
-        report,
-        success: status.is_success() || status.is_redirection(),
-    })
+    print!("{report}");
+    if !(status.is_success() || status.is_redirection()) {
+        bail!("the route did not answer with a success status");
+    }
+    Ok(())
 }
 
 /// The request as a sender would send it; what was added is noted in `report`.
