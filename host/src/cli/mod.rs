@@ -28,11 +28,10 @@ pub fn main() -> ExitCode {
     };
     match &cli.command {
         Command::Serve(args) => init_logging("info", args.log_json),
-        // `routes` reports problems in its table; the log only adds warnings.
-        Command::Routes(_) => init_logging("warn", false),
+        // Problems show in what they print; the log only adds warnings.
+        Command::Routes(_) | Command::State(_) => init_logging("warn", false),
         // The plugin's own log lines are part of what a test shows.
         Command::Test(_) => init_logging("info", false),
-        Command::State(_) => init_logging("warn", false),
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
