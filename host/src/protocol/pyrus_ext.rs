@@ -238,7 +238,7 @@ pub fn parse_event(body: bytes::Bytes) -> Result<TaskEvent, BadRequest> {
             },
         })
         .collect();
-    let event = TaskEvent {
+    Ok(TaskEvent {
         auth: wire.auth.into_auth()?,
         task_id: wire.task_id,
         event_type,
@@ -246,8 +246,7 @@ pub fn parse_event(body: bytes::Bytes) -> Result<TaskEvent, BadRequest> {
         responsible_person: wire.responsible_person.as_ref().map(ExtPerson::from),
         mappings,
         raw_json,
-    };
-    Ok(event)
+    })
 }
 
 #[derive(Deserialize)]
