@@ -39,7 +39,6 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// The plugins folder, loaded.
 pub struct Loaded {
     pub runtime: Arc<Runtime>,
     pub registry: SharedRegistry,

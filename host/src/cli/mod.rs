@@ -20,7 +20,6 @@ pub use trial::detect_content_type;
 use crate::server::routes;
 use crate::verify::Scheme;
 
-/// Runs the command line and says how it went.
 pub fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,

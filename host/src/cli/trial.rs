@@ -165,7 +165,6 @@ fn default_method(registry: &Registry, path: &str) -> Method {
     if get_only { Method::GET } else { Method::POST }
 }
 
-/// The serving plugin a path reaches.
 fn plugin_for(registry: &Registry, path: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
     let Some((_, name)) = routes::taking(path).next() else {
         // The rule's plugin, whichever method the rule takes.

@@ -29,7 +29,6 @@ struct Fingerprint {
     secret: Option<[u8; 32]>,
 }
 
-/// A plugin's files as read from disk.
 struct PluginFiles {
     bytes: Vec<u8>,
     fingerprint: Fingerprint,

@@ -81,7 +81,6 @@ pub enum SecretState {
     Ready(Secret),
 }
 
-/// A parsed and resolved sidecar.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub secret: SecretState,
@@ -111,7 +110,6 @@ pub struct Settings {
     pub state_quota: Quota,
 }
 
-/// HTTP basic auth credentials a sender must present.
 #[derive(Debug, Clone)]
 pub struct BasicAuth {
     pub user: String,
@@ -220,7 +218,6 @@ impl StateSection {
     }
 }
 
-/// Path of the sidecar that belongs to `wasm`.
 pub fn sidecar_path(wasm: &Path) -> PathBuf {
     wasm.with_extension("toml")
 }

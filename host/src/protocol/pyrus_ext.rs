@@ -16,7 +16,6 @@ use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{
     ToggleRequest,
 };
 
-/// One call a Pyrus extension can receive.
 pub enum ExtCall {
     Authorize(AuthorizeRequest),
     Toggle(ToggleRequest),
@@ -25,7 +24,6 @@ pub enum ExtCall {
     AvailableNumbers(AccountAuth),
 }
 
-/// A Pyrus extension's successful answer, by call.
 pub enum ExtAnswer {
     Account(Account),
     Done,

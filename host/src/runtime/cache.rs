@@ -57,7 +57,6 @@ pub struct CompileCache {
 }
 
 impl CompileCache {
-    /// Opens (creating it if needed) the cache for `engine` under `root`.
     pub fn open(root: &Path, engine: &Engine) -> Result<CompileCache, CacheError> {
         let engine_hash = engine_hash(engine);
         let dir = root.join(hex::encode(&engine_hash[..8]));

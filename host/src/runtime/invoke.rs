@@ -113,7 +113,6 @@ impl Runtime {
         classify(outcome, &store, sandbox)
     }
 
-    /// Runs a Pyrus bot plugin on one event.
     pub async fn call_pyrus_bot(
         &self,
         pre: &PyrusBotPre<HostState>,
@@ -136,7 +135,6 @@ impl Runtime {
         self.run(pre, sandbox, async |_, _| Ok(())).await
     }
 
-    /// Runs one Pyrus extension call.
     pub async fn call_pyrus_ext(
         &self,
         pre: &PyrusExtPre<HostState>,
@@ -172,7 +170,6 @@ impl Runtime {
         .await
     }
 
-    /// Runs a Worksection plugin on one event.
     pub async fn call_worksection(
         &self,
         pre: &WorksectionPre<HostState>,
@@ -201,7 +198,6 @@ impl Runtime {
         .await
     }
 
-    /// Runs a generic hook plugin on one request.
     pub async fn call_hook(
         &self,
         pre: &HttpHookPre<HostState>,

@@ -97,7 +97,6 @@ impl Background {
         Ok(())
     }
 
-    /// Events accepted and not yet handled.
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
     }
