@@ -29,12 +29,6 @@ struct Fingerprint {
     secret: Option<[u8; 32]>,
 }
 
-struct PluginFiles {
-    bytes: Vec<u8>,
-    fingerprint: Fingerprint,
-    settings: Result<Settings, String>,
-}
-
 /// Owns the reload state; one task drives it, so no locking is needed.
 pub struct Loader {
     runtime: Arc<Runtime>,
@@ -117,7 +111,7 @@ impl Loader {
         let read = tokio::task::spawn_blocking(move || read_plugin(&path))
             .await
             .map_err(|e| std::io::Error::other(format!("reading plugin files: {e}")))?;
-        let files = match read {
+        let (bytes, fingerprint, settings) = match read {
             Ok(files) => files,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
@@ -130,12 +124,12 @@ impl Loader {
             }
         };
         if let Some(previous) = previous
-            && self.seen.get(name) == Some(&files.fingerprint)
+            && self.seen.get(name) == Some(&fingerprint)
         {
             return Ok(Some(previous.clone()));
         }
-        let hash = files.fingerprint.wasm_hash.clone();
-        let entry = match (self.compile(name, files.bytes, &hash).await, files.settings) {
+        let hash = fingerprint.wasm_hash.clone();
+        let entry = match (self.compile(name, bytes, &hash).await, settings) {
             (Ok(prepared), Ok(settings)) => {
                 self.configure(name, prepared, settings, &hash, previous)
                     .await
@@ -144,7 +138,7 @@ impl Loader {
                 kept_or_failed(name, previous, Some(hash), problem)
             }
         };
-        self.seen.insert(name.to_owned(), files.fingerprint);
+        self.seen.insert(name.to_owned(), fingerprint);
         Ok(Some(Arc::new(entry)))
     }
 
@@ -427,7 +421,7 @@ fn secret_description(settings: &Settings) -> Option<String> {
 }
 
 /// Reads, hashes and configures one plugin: file work, run off the async workers.
-fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
+fn read_plugin(wasm: &Path) -> std::io::Result<(Vec<u8>, Fingerprint, Result<Settings, String>)> {
     let bytes = std::fs::read(wasm)?;
     let path = sidecar_path(wasm);
     let sidecar = match std::fs::read_to_string(&path) {
@@ -460,15 +454,12 @@ fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
         }
         digest.finalize().into()
     });
-    Ok(PluginFiles {
-        fingerprint: Fingerprint {
-            wasm_hash: FileHash::of(&bytes),
-            sidecar,
-            secret,
-        },
-        bytes,
-        settings,
-    })
+    let fingerprint = Fingerprint {
+        wasm_hash: FileHash::of(&bytes),
+        sidecar,
+        secret,
+    };
+    Ok((bytes, fingerprint, settings))
 }
 
 /// `NAME.wasm` files that are plugins, by name. Hidden files, editor
