@@ -71,7 +71,6 @@ impl CompileCache {
         &self.dir
     }
 
-    /// Where the entry for a `.wasm` file with SHA-256 `wasm_hash` lives.
     pub fn entry_path(&self, wasm_hash: &str) -> Result<PathBuf, CacheError> {
         key(wasm_hash)?;
         Ok(self.dir.join(format!("{wasm_hash}.cwasm")))
