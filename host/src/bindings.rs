@@ -8,41 +8,33 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+/// A world beside the Pyrus bot's, reusing the interfaces generated there.
+macro_rules! world {
+    ($world:literal $(, $interface:literal => $($module:ident)::+)*) => {
+        wasmtime::component::bindgen!({
+            path: "../wit",
+            world: $world,
+            exports: { default: async },
+            with: {
+                "hookhost:plugin/types": crate::bindings::hookhost::plugin::types,
+                "hookhost:plugin/host": crate::bindings::hookhost::plugin::host,
+                $($interface: $($module)::+,)*
+            },
+        });
+    };
+}
+
 pub mod pyrus_ext {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "pyrus-ext",
-        exports: { default: async },
-        with: {
-            "hookhost:plugin/types": crate::bindings::hookhost::plugin::types,
-            "hookhost:plugin/host": crate::bindings::hookhost::plugin::host,
-            "hookhost:plugin/pyrus-types": crate::bindings::hookhost::plugin::pyrus_types,
-        },
-    });
+    world!("pyrus-ext",
+        "hookhost:plugin/pyrus-types" => crate::bindings::hookhost::plugin::pyrus_types);
 }
 
 pub mod worksection {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "worksection",
-        exports: { default: async },
-        with: {
-            "hookhost:plugin/types": crate::bindings::hookhost::plugin::types,
-            "hookhost:plugin/host": crate::bindings::hookhost::plugin::host,
-        },
-    });
+    world!("worksection");
 }
 
 pub mod http_hook {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "http-hook",
-        exports: { default: async },
-        with: {
-            "hookhost:plugin/types": crate::bindings::hookhost::plugin::types,
-            "hookhost:plugin/host": crate::bindings::hookhost::plugin::host,
-        },
-    });
+    world!("http-hook");
 }
 
 /// `wasi:keyvalue@0.2.0-draft` (`store`, `atomics`, `batch`) as

@@ -155,21 +155,24 @@ impl CacheArgs {
         Ok(Some(dir))
     }
 
-    /// The cache folder to use, `None` when caching is off or no default
-    /// location exists (neither XDG_CACHE_HOME nor HOME is set).
+    /// The cache folder to use; `None` when caching is off or there is no default.
     pub fn dir(&self) -> Option<PathBuf> {
         if self.no_cache {
             return None;
         }
-        if let Some(dir) = &self.cache_dir {
-            return Some(dir.clone());
-        }
-        let nonempty = |var| std::env::var_os(var).filter(|v| !v.is_empty());
-        nonempty("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| nonempty("HOME").map(|home| PathBuf::from(home).join(".cache")))
-            .map(|base| base.join("hookhost"))
+        self.cache_dir
+            .clone()
+            .or_else(|| default_dir("XDG_CACHE_HOME", ".cache"))
     }
+}
+
+/// `$XDG_VAR/hookhost`, else `$HOME/UNDER_HOME/hookhost`; empty means unset.
+fn default_dir(xdg_var: &str, under_home: &str) -> Option<PathBuf> {
+    let nonempty = |var| std::env::var_os(var).filter(|v| !v.is_empty());
+    nonempty(xdg_var)
+        .map(PathBuf::from)
+        .or_else(|| nonempty("HOME").map(|home| PathBuf::from(home).join(under_home)))
+        .map(|base| base.join("hookhost"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -232,12 +235,7 @@ impl StateArgs {
         if let Some(dir) = &self.state_dir {
             return Ok(dir.clone());
         }
-        let nonempty = |var| std::env::var_os(var).filter(|v| !v.is_empty());
-        nonempty("XDG_STATE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| nonempty("HOME").map(|home| PathBuf::from(home).join(".local/state")))
-            .map(|base| base.join("hookhost"))
-            .ok_or(StateDirError::NoDefault)
+        default_dir("XDG_STATE_HOME", ".local/state").ok_or(StateDirError::NoDefault)
     }
 
     /// Refuses `dir` when it is `plugins` or inside it: the watcher would

@@ -21,7 +21,6 @@ pub use trial::detect_content_type;
 use crate::server::routes;
 use crate::verify::Scheme;
 
-/// Runs the command line and says how it went.
 pub fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,
@@ -29,13 +28,12 @@ pub fn main() -> ExitCode {
     };
     match &cli.command {
         Command::Serve(args) => init_logging("info", args.log_json),
-        // `routes` reports problems in its table; the log only adds warnings.
-        Command::Routes(_) => init_logging("warn", false),
-        // The plugin's own log lines are part of what a test shows.
-        Command::Test(_) => init_logging("info", false),
-        Command::State(_) | Command::Deliveries(_) | Command::Replay(_) => {
+        // Problems show in what they print; the log only adds warnings.
+        Command::Routes(_) | Command::State(_) | Command::Deliveries(_) | Command::Replay(_) => {
             init_logging("warn", false)
         }
+        // The plugin's own log lines are part of what a test shows.
+        Command::Test(_) => init_logging("info", false),
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

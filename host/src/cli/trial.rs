@@ -18,13 +18,9 @@ use crate::journal::SqliteJournal;
 use crate::plugins::{LoadedPlugin, Lookup, Registry};
 use crate::server::{self, AppState, DEFAULT_BODY_LIMIT, DEFAULT_JOURNAL_CAP, routes};
 
-/// What `test` printed, and whether the answer was a success (2xx/3xx).
-pub struct Outcome {
-    pub report: String,
-    pub success: bool,
-}
-
-pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<Outcome> {
+/// Prints the request as sent and the answer; fails unless the answer is a
+/// success (2xx/3xx).
+pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<()> {
     let mut report = String::new();
     let request = build_request(args, &loaded.registry.load(), &mut report)?;
     // A journal of its own, gone afterwards: a trial delivery must never
@@ -48,10 +44,11 @@ pub async fn run(args: &TestArgs, loaded: Loaded) -> anyhow::Result<Outcome> {
     // finish and log (a retry is logged as scheduled, not waited for).
     state.deliveries.settle().await;
     state.deliveries.stop().await;
-    Ok(Outcome {
-        report,
-        success: status.is_success() || status.is_redirection(),
-    })
+    print!("{report}");
+    if !(status.is_success() || status.is_redirection()) {
+        bail!("the route did not answer with a success status");
+    }
+    Ok(())
 }
 
 /// The request as a sender would send it; what was added is noted in `report`.
@@ -177,7 +174,6 @@ fn default_method(registry: &Registry, path: &str) -> Method {
     if get_only { Method::GET } else { Method::POST }
 }
 
-/// The serving plugin a path reaches.
 fn plugin_for(registry: &Registry, path: &str) -> anyhow::Result<Arc<LoadedPlugin>> {
     let Some((_, name)) = routes::taking(path).next() else {
         // The rule's plugin, whichever method the rule takes.

@@ -19,10 +19,8 @@ pub fn hook_table(
 ) -> (HookTable, Vec<String>) {
     let unchanged = |entry: &PluginEntry| {
         let old = current.get(&entry.name).and_then(|e| e.serving.as_ref());
-        match (old, &entry.serving) {
-            (Some(old), Some(new)) => Arc::ptr_eq(old, new),
-            _ => false,
-        }
+        old.zip(entry.serving.as_ref())
+            .is_some_and(|(old, new)| Arc::ptr_eq(old, new))
     };
     let mut order: Vec<String> = next
         .values()

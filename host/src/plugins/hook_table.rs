@@ -10,7 +10,6 @@ use crate::protocol::http_hook::{HookRoute, Pattern, split_path};
 /// The best match so far: plugin, rule, parameters.
 type Found<'a> = (&'a Arc<LoadedPlugin>, &'a HookRoute, Vec<(String, String)>);
 
-/// What a request path finds.
 pub enum Lookup<'a> {
     Found {
         plugin: &'a Arc<LoadedPlugin>,

@@ -29,13 +29,6 @@ struct Fingerprint {
     secret: Option<[u8; 32]>,
 }
 
-/// A plugin's files as read from disk.
-struct PluginFiles {
-    bytes: Vec<u8>,
-    fingerprint: Fingerprint,
-    settings: Result<Settings, String>,
-}
-
 /// Owns the reload state; one task drives it, so no locking is needed.
 pub struct Loader {
     runtime: Arc<Runtime>,
@@ -118,7 +111,7 @@ impl Loader {
         let read = tokio::task::spawn_blocking(move || read_plugin(&path))
             .await
             .map_err(|e| std::io::Error::other(format!("reading plugin files: {e}")))?;
-        let files = match read {
+        let (bytes, fingerprint, settings) = match read {
             Ok(files) => files,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
@@ -131,15 +124,21 @@ impl Loader {
             }
         };
         if let Some(previous) = previous
-            && self.seen.get(name) == Some(&files.fingerprint)
+            && self.seen.get(name) == Some(&fingerprint)
         {
             return Ok(Some(previous.clone()));
         }
-        let hash = files.fingerprint.wasm_hash.clone();
-        let entry = self
-            .load(name, files.bytes, &hash, files.settings, previous)
-            .await;
-        self.seen.insert(name.to_owned(), files.fingerprint);
+        let hash = fingerprint.wasm_hash.clone();
+        let entry = match (self.compile(name, bytes, &hash).await, settings) {
+            (Ok(prepared), Ok(settings)) => {
+                self.configure(name, prepared, settings, &hash, previous)
+                    .await
+            }
+            (Err(problem), _) | (_, Err(problem)) => {
+                kept_or_failed(name, previous, Some(hash), problem)
+            }
+        };
+        self.seen.insert(name.to_owned(), fingerprint);
         Ok(Some(Arc::new(entry)))
     }
 
@@ -161,26 +160,6 @@ impl Loader {
             && let Err(e) = status.publish(&registry).await
         {
             tracing::warn!("cannot publish the routes table for `hookhost routes`: {e}");
-        }
-    }
-
-    async fn load(
-        &mut self,
-        name: &str,
-        bytes: Vec<u8>,
-        hash: &FileHash,
-        settings: Result<Settings, String>,
-        previous: Option<&Arc<PluginEntry>>,
-    ) -> PluginEntry {
-        let prepared = self.compile(name, bytes, hash).await;
-        match (prepared, settings) {
-            (Ok(prepared), Ok(settings)) => {
-                self.configure(name, prepared, settings, hash, previous)
-                    .await
-            }
-            (Err(problem), _) | (_, Err(problem)) => {
-                kept_or_failed(name, previous, Some(hash.clone()), problem)
-            }
         }
     }
 
@@ -227,14 +206,13 @@ impl Loader {
         cap_timeout(name, kind, &mut settings);
         let mut entry = PluginEntry {
             name: name.to_owned(),
-            serving: None,
             kind: Some(kind),
             file_hash: Some(hash.clone()),
-            problem: None,
             secret_source: secret_description(&settings),
             routes: self.listed(kind, name, &settings),
             verify: Some(declared_scheme(kind, &settings)),
             outbound: outbound_description(&settings),
+            ..PluginEntry::default()
         };
         let verifier = match settings
             .config_problem()
@@ -393,19 +371,15 @@ fn kept_or_failed(
         ),
         None => tracing::error!(plugin = name, "plugin not loaded: {problem}"),
     }
+    // Everything else `routes` shows stays as the previous entry had it.
+    let before = previous.map_or_else(PluginEntry::default, |p| (**p).clone());
     PluginEntry {
         name: name.to_owned(),
-        kind: serving
-            .as_ref()
-            .map(|p| p.prepared.kind())
-            .or_else(|| previous.and_then(|p| p.kind)),
-        secret_source: previous.and_then(|p| p.secret_source.clone()),
-        routes: previous.map(|p| p.routes.clone()).unwrap_or_default(),
-        verify: previous.and_then(|p| p.verify.clone()),
-        outbound: previous.and_then(|p| p.outbound.clone()),
+        kind: serving.as_ref().map(|p| p.prepared.kind()).or(before.kind),
         serving,
         file_hash,
         problem: Some(problem),
+        ..before
     }
 }
 
@@ -452,7 +426,7 @@ fn secret_description(settings: &Settings) -> Option<String> {
 }
 
 /// Reads, hashes and configures one plugin: file work, run off the async workers.
-fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
+fn read_plugin(wasm: &Path) -> std::io::Result<(Vec<u8>, Fingerprint, Result<Settings, String>)> {
     let bytes = std::fs::read(wasm)?;
     let path = sidecar_path(wasm);
     let sidecar = match std::fs::read_to_string(&path) {
@@ -460,9 +434,11 @@ fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     };
+    // No sidecar reads as an empty one: the defaults live in `parse` alone.
     let settings = match &sidecar {
-        Ok(None) => Ok(Settings::default()),
-        Ok(Some(text)) => Settings::parse(text, &path).map_err(|e| e.to_string()),
+        Ok(text) => {
+            Settings::parse(text.as_deref().unwrap_or_default(), &path).map_err(|e| e.to_string())
+        }
         Err(problem) => Err(problem.clone()),
     };
     // One digest over every secret: the plugin's, the basic-auth password
@@ -473,29 +449,22 @@ fn read_plugin(wasm: &Path) -> std::io::Result<PluginFiles> {
         let password = s.basic_auth.as_ref().map(|b| &b.password);
         let config = s.config_secrets.values();
         for state in std::iter::once(&s.secret).chain(password).chain(config) {
-            match state {
-                SecretState::Absent => digest.update([0]),
-                SecretState::Ready(secret) => {
-                    digest.update([1]);
-                    digest.update(Sha256::digest(secret.expose()));
-                }
-                SecretState::Unusable(why) => {
-                    digest.update([2]);
-                    digest.update(Sha256::digest(why.as_bytes()));
-                }
-            }
+            let (tag, bytes): (u8, &[u8]) = match state {
+                SecretState::Absent => (0, b""),
+                SecretState::Ready(secret) => (1, secret.expose()),
+                SecretState::Unusable(why) => (2, why.as_bytes()),
+            };
+            digest.update([tag]);
+            digest.update(Sha256::digest(bytes));
         }
         digest.finalize().into()
     });
-    Ok(PluginFiles {
-        fingerprint: Fingerprint {
-            wasm_hash: FileHash::of(&bytes),
-            sidecar,
-            secret,
-        },
-        bytes,
-        settings,
-    })
+    let fingerprint = Fingerprint {
+        wasm_hash: FileHash::of(&bytes),
+        sidecar,
+        secret,
+    };
+    Ok((bytes, fingerprint, settings))
 }
 
 /// `NAME.wasm` files that are plugins, by name. Hidden files, editor

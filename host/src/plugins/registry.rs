@@ -13,11 +13,9 @@ use crate::runtime::FileHash;
 
 pub type SharedRegistry = Arc<ArcSwap<Registry>>;
 
-/// Everything known about one plugin name.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct PluginEntry {
     pub name: String,
-    /// The version taking requests, if any.
     pub serving: Option<Arc<LoadedPlugin>>,
     /// The kind of the serving version, else of the newest file that compiled.
     pub kind: Option<PluginKind>,

@@ -82,7 +82,6 @@ pub enum SecretState {
     Ready(Secret),
 }
 
-/// A parsed and resolved sidecar.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub secret: SecretState,
@@ -115,34 +114,11 @@ pub struct Settings {
     pub delivery: DeliveryPolicy,
 }
 
-/// HTTP basic auth credentials a sender must present.
 #[derive(Debug, Clone)]
 pub struct BasicAuth {
     pub user: String,
     pub password: SecretState,
     pub password_source: SecretSource,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            secret: SecretState::Absent,
-            secret_source: None,
-            timeout: DEFAULT_TIMEOUT,
-            memory_bytes: DEFAULT_MEMORY_MB << 20,
-            config: BTreeMap::new(),
-            config_secrets: BTreeMap::new(),
-            config_sources: BTreeMap::new(),
-            verify: None,
-            token_header: None,
-            basic_auth: None,
-            mount: None,
-            allowed_outbound_hosts: AllowList::default(),
-            outbound: OutboundLimits::default(),
-            state_quota: Quota::default(),
-            delivery: DeliveryPolicy::default(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,7 +142,8 @@ struct SidecarFile {
     allowed_outbound_hosts: Vec<String>,
     #[serde(default)]
     outbound: OutboundFile,
-    state: Option<StateSection>,
+    #[serde(default)]
+    state: StateSection,
     mode: Option<String>,
     retry: Option<RetryFile>,
     concurrency: Option<u64>,
@@ -217,7 +194,7 @@ fn ms_name(message: String) -> String {
 }
 
 /// `[state] max_bytes_mb = 64, max_keys = 100000`: the plugin's quota.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateSection {
     max_bytes_mb: Option<u64>,
@@ -248,7 +225,6 @@ impl StateSection {
     }
 }
 
-/// Path of the sidecar that belongs to `wasm`.
 pub fn sidecar_path(wasm: &Path) -> PathBuf {
     wasm.with_extension("toml")
 }
@@ -280,18 +256,14 @@ impl Settings {
             )));
         }
 
-        let state_quota = match &file.state {
-            None => Quota::default(),
-            Some(section) => section.quota().map_err(invalid)?,
-        };
+        let state_quota = file.state.quota().map_err(invalid)?;
 
         let dir = path.parent().unwrap_or(Path::new("."));
         let config = config_values(file.config, dir).map_err(invalid)?;
 
-        let secret = match &secret_source {
-            None => SecretState::Absent,
-            Some(source) => resolve_secret(source, dir),
-        };
+        let secret = secret_source
+            .as_ref()
+            .map_or(SecretState::Absent, |s| resolve_secret(s, dir));
 
         let basic_auth = file
             .basic_auth
@@ -450,34 +422,25 @@ fn basic_auth(value: toml::Value, dir: &Path) -> Result<BasicAuth, String> {
 
 fn resolve_secret(source: &SecretSource, dir: &Path) -> SecretState {
     let text = match source {
-        SecretSource::Env(var) => match std::env::var(var) {
-            Ok(v) => v,
-            Err(std::env::VarError::NotPresent) => {
-                return SecretState::Unusable(format!("environment variable {var} is not set"));
-            }
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return SecretState::Unusable(format!("environment variable {var} is not UTF-8"));
-            }
-        },
+        SecretSource::Env(var) => std::env::var(var).map_err(|e| match e {
+            std::env::VarError::NotPresent => format!("environment variable {var} is not set"),
+            std::env::VarError::NotUnicode(_) => format!("environment variable {var} is not UTF-8"),
+        }),
         SecretSource::File(path) => {
             let full = dir.join(path);
-            match std::fs::read_to_string(&full) {
+            std::fs::read_to_string(&full)
                 // `echo secret > file` leaves a newline that is not part of the secret.
-                Ok(v) => v.trim_end_matches(['\n', '\r']).to_owned(),
-                Err(e) => {
-                    return SecretState::Unusable(format!(
-                        "secret file {} cannot be read: {e}",
-                        full.display()
-                    ));
-                }
-            }
+                .map(|v| v.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| format!("secret file {} cannot be read: {e}", full.display()))
         }
-        SecretSource::Value(v) => v.clone(),
+        SecretSource::Value(v) => Ok(v.clone()),
     };
-    if text.is_empty() {
-        SecretState::Unusable(format!("secret from {source} is empty"))
-    } else {
-        SecretState::Ready(Secret::new(text.into_bytes()))
+    match text {
+        Ok(text) if text.is_empty() => {
+            SecretState::Unusable(format!("secret from {source} is empty"))
+        }
+        Ok(text) => SecretState::Ready(Secret::new(text.into_bytes())),
+        Err(why) => SecretState::Unusable(why),
     }
 }
 

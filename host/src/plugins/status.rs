@@ -29,7 +29,7 @@ pub struct Row {
     pub state: String,
 }
 
-/// A status file written before the column existed reads as "none".
+/// An empty cell, also for a status file written before `outbound` existed.
 fn dash() -> String {
     "-".to_owned()
 }
@@ -51,14 +51,14 @@ pub fn rows(registry: &Registry) -> Vec<Row> {
     let mut rows = Vec::new();
     for entry in registry.entries() {
         let routes = match entry.routes.as_slice() {
-            [] => vec!["-".to_owned()],
+            [] => vec![dash()],
             routes => routes.to_vec(),
         };
         let version = match &entry.serving {
             Some(p) => format!("gen {} sha256:{}", p.generation, p.hash.short()),
             None => match &entry.file_hash {
                 Some(hash) => format!("sha256:{}", hash.short()),
-                None => "-".to_owned(),
+                None => dash(),
             },
         };
         let state = entry.state();
@@ -66,13 +66,10 @@ pub fn rows(registry: &Registry) -> Vec<Row> {
             rows.push(Row {
                 route,
                 plugin: entry.name.clone(),
-                kind: entry.kind.map_or_else(|| "-".to_owned(), |k| k.to_string()),
-                verify: entry.verify.clone().unwrap_or_else(|| "-".to_owned()),
+                kind: entry.kind.map_or_else(dash, |k| k.to_string()),
+                verify: entry.verify.clone().unwrap_or_else(dash),
                 version: version.clone(),
-                secret: entry
-                    .secret_source
-                    .clone()
-                    .unwrap_or_else(|| "-".to_owned()),
+                secret: entry.secret_source.clone().unwrap_or_else(dash),
                 outbound: entry.outbound.clone().unwrap_or_else(dash),
                 state: state.clone(),
             });
@@ -109,13 +106,11 @@ pub fn render(rows: &[Row]) -> String {
     }
     let mut out = String::new();
     for row in std::iter::once(&header).chain(&cells) {
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == row.len() {
-                let _ = writeln!(out, "{cell}");
-            } else {
-                let _ = write!(out, "{cell:<w$}  ", w = widths[i]);
-            }
+        let [padded @ .., last] = row;
+        for (cell, w) in padded.iter().zip(widths) {
+            let _ = write!(out, "{cell:<w$}  ");
         }
+        let _ = writeln!(out, "{last}");
     }
     if rows.is_empty() {
         out.push_str("(no plugins: drop NAME.wasm into the plugins folder)\n");

@@ -16,7 +16,6 @@ use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::{
     ToggleRequest,
 };
 
-/// One call a Pyrus extension can receive.
 pub enum ExtCall {
     Authorize(AuthorizeRequest),
     Toggle(ToggleRequest),
@@ -25,7 +24,6 @@ pub enum ExtCall {
     AvailableNumbers(AccountAuth),
 }
 
-/// A Pyrus extension's successful answer, by call.
 pub enum ExtAnswer {
     Account(Account),
     Done,
@@ -238,7 +236,7 @@ pub fn parse_event(body: bytes::Bytes) -> Result<TaskEvent, BadRequest> {
             },
         })
         .collect();
-    let event = TaskEvent {
+    Ok(TaskEvent {
         auth: wire.auth.into_auth()?,
         task_id: wire.task_id,
         event_type,
@@ -246,8 +244,7 @@ pub fn parse_event(body: bytes::Bytes) -> Result<TaskEvent, BadRequest> {
         responsible_person: wire.responsible_person.as_ref().map(ExtPerson::from),
         mappings,
         raw_json,
-    };
-    Ok(event)
+    })
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,6 @@ pub fn from_json<'a, T: Deserialize<'a>>(text: &'a str, what: &str) -> Result<T,
     })
 }
 
-/// The body as UTF-8 text.
 pub fn utf8(body: &[u8]) -> Result<&str, BadRequest> {
     std::str::from_utf8(body).map_err(|e| BadRequest(format!("body is not UTF-8: {e}")))
 }

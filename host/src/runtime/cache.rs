@@ -57,7 +57,6 @@ pub struct CompileCache {
 }
 
 impl CompileCache {
-    /// Opens (creating it if needed) the cache for `engine` under `root`.
     pub fn open(root: &Path, engine: &Engine) -> Result<CompileCache, CacheError> {
         let engine_hash = engine_hash(engine);
         let dir = root.join(hex::encode(&engine_hash[..8]));
@@ -72,7 +71,6 @@ impl CompileCache {
         &self.dir
     }
 
-    /// Where the entry for a `.wasm` file with SHA-256 `wasm_hash` lives.
     pub fn entry_path(&self, wasm_hash: &str) -> Result<PathBuf, CacheError> {
         key(wasm_hash)?;
         Ok(self.dir.join(format!("{wasm_hash}.cwasm")))

@@ -1,8 +1,6 @@
 //! The SHA-256 of a plugin file: the key of compiled components and the
 //! version `routes` shows.
 
-use std::fmt;
-
 use sha2::{Digest, Sha256};
 
 /// Lower-case hex SHA-256 of a `.wasm` file.
@@ -21,11 +19,5 @@ impl FileHash {
     /// The first 12 hex digits, as shown to people.
     pub fn short(&self) -> &str {
         self.0.get(..12).unwrap_or(&self.0)
-    }
-}
-
-impl fmt::Display for FileHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }

@@ -77,7 +77,7 @@ impl Runtime {
             bucket: Bucket::new(sandbox.plugin.clone(), sandbox.state_quota),
         }));
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| state.limits_mut());
+        store.limiter(|state| &mut state.limits);
         // At every epoch tick a running guest either yields to the async
         // runtime or, past its deadline, traps: a busy guest is stopped even
         // when the runtime's timers run late. The `timeout` around the call
@@ -113,7 +113,6 @@ impl Runtime {
         classify(outcome, &store, sandbox)
     }
 
-    /// Runs a Pyrus bot plugin on one event.
     pub async fn call_pyrus_bot(
         &self,
         pre: &PyrusBotPre<HostState>,
@@ -136,7 +135,6 @@ impl Runtime {
         self.run(pre, sandbox, async |_, _| Ok(())).await
     }
 
-    /// Runs one Pyrus extension call.
     pub async fn call_pyrus_ext(
         &self,
         pre: &PyrusExtPre<HostState>,
@@ -172,7 +170,6 @@ impl Runtime {
         .await
     }
 
-    /// Runs a Worksection plugin on one event.
     pub async fn call_worksection(
         &self,
         pre: &WorksectionPre<HostState>,
@@ -201,7 +198,6 @@ impl Runtime {
         .await
     }
 
-    /// Runs a generic hook plugin on one request.
     pub async fn call_hook(
         &self,
         pre: &HttpHookPre<HostState>,
@@ -225,7 +221,7 @@ fn classify<T>(
     match outcome {
         // An outbound wait was cut at the deadline: whatever the guest
         // answered after that came too late.
-        Ok(_) if store.data().outbound_deadline_hit() => {
+        Ok(_) if store.data().outbound.deadline_hit() => {
             Err(InvokeError::Deadline(sandbox.timeout))
         }
         Ok(Ok(value)) => Ok(value),
@@ -233,7 +229,9 @@ fn classify<T>(
         Ok(Err(Stage::Instantiate(e) | Stage::Call(e))) if e.is::<DeadlineExceeded>() => {
             Err(InvokeError::Deadline(sandbox.timeout))
         }
-        Ok(Err(_)) if store.data().memory_limit_hit() => Err(InvokeError::MemoryLimit(limit_mb)),
+        Ok(Err(_)) if store.data().limits.memory_limit_hit => {
+            Err(InvokeError::MemoryLimit(limit_mb))
+        }
         Ok(Err(Stage::Instantiate(e))) => {
             if e.is::<wasmtime::PoolConcurrencyLimitError>() {
                 Err(InvokeError::Busy)

@@ -32,10 +32,8 @@ pub use state::HostState;
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 #[derive(Debug, thiserror::Error)]
-pub enum RuntimeError {
-    #[error("cannot set up the Wasm engine: {0}")]
-    Engine(String),
-}
+#[error("cannot set up the Wasm engine: {0}")]
+pub struct RuntimeError(String);
 
 /// The process-wide Wasm engine and linker. Cheap to share behind an `Arc`.
 pub struct Runtime {
@@ -61,12 +59,11 @@ impl Runtime {
         Runtime::with_cache_and_state(cache_root, None)
     }
 
-    /// A runtime whose plugins keep their state in `state`.
     pub fn with_cache_and_state(
         cache_root: Option<&Path>,
         state: Option<Arc<dyn StateStore>>,
     ) -> Result<Arc<Runtime>, RuntimeError> {
-        let engine_err = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+        let engine_err = |e: wasmtime::Error| RuntimeError(format!("{e:#}"));
 
         let mut pool = PoolingAllocationConfig::new();
         // Components carry several core instances (the WASI adapter, libc,
@@ -144,31 +141,30 @@ impl Runtime {
         hash: &FileHash,
     ) -> Result<Component, LoadError> {
         let sha256 = hash.short();
-        let Some(cache) = &self.cache else {
+        if let Some(cache) = &self.cache {
             let start = Instant::now();
-            let component = self.compile(bytes)?;
-            let millis = start.elapsed().as_millis() as u64;
-            tracing::info!(plugin, sha256, millis, "component compiled (cache off)");
-            return Ok(component);
-        };
-
-        let start = Instant::now();
-        match cache.load(&self.engine, hash.as_str()) {
-            Ok(Some(component)) => {
-                let millis = start.elapsed().as_millis() as u64;
-                tracing::info!(plugin, sha256, millis, "component loaded from cache");
-                return Ok(component);
+            match cache.load(&self.engine, hash.as_str()) {
+                Ok(Some(component)) => {
+                    let millis = start.elapsed().as_millis() as u64;
+                    tracing::info!(plugin, sha256, millis, "component loaded from cache");
+                    return Ok(component);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(plugin, sha256, "compiling again: {e}"),
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(plugin, sha256, "compiling again: {e}"),
         }
 
         let start = Instant::now();
         let component = self.compile(bytes)?;
         let millis = start.elapsed().as_millis() as u64;
-        match cache.store(hash.as_str(), &component) {
-            Ok(()) => tracing::info!(plugin, sha256, millis, "component compiled and cached"),
-            Err(e) => tracing::warn!(
+        match self
+            .cache
+            .as_ref()
+            .map(|c| c.store(hash.as_str(), &component))
+        {
+            None => tracing::info!(plugin, sha256, millis, "component compiled (cache off)"),
+            Some(Ok(())) => tracing::info!(plugin, sha256, millis, "component compiled and cached"),
+            Some(Err(e)) => tracing::warn!(
                 plugin,
                 sha256,
                 millis,
@@ -198,5 +194,5 @@ fn spawn_epoch_ticker(engine: &Engine) -> Result<(), RuntimeError> {
             }
         })
         .map(drop)
-        .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch ticker: {e}")))
+        .map_err(|e| RuntimeError(format!("cannot start the epoch ticker: {e}")))
 }

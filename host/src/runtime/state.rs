@@ -25,12 +25,11 @@ pub struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     /// Outbound HTTP: the plugin's allow-list and limits, this call's count.
-    outbound: CallHooks,
+    pub(super) outbound: CallHooks,
     table: ResourceTable,
 }
 
 impl HostState {
-    /// The state for one call under `sandbox` that must end by `deadline`.
     pub fn new(sandbox: &Sandbox, deadline: Instant) -> Self {
         let plugin = sandbox.plugin.clone();
         let log_budget = LogBudget::new();
@@ -57,19 +56,6 @@ impl HostState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
         }
-    }
-
-    pub fn limits_mut(&mut self) -> &mut Limits {
-        &mut self.limits
-    }
-
-    pub fn memory_limit_hit(&self) -> bool {
-        self.limits.memory_limit_hit
-    }
-
-    /// Whether an outbound wait ran into the call's deadline.
-    pub fn outbound_deadline_hit(&self) -> bool {
-        self.outbound.deadline_hit()
     }
 }
 
@@ -100,7 +86,7 @@ pub struct Limits {
     memory_used: u64,
     /// The last approved growth (from, to), undone if wasmtime then fails it.
     pending_growth: Option<(u64, u64)>,
-    memory_limit_hit: bool,
+    pub(super) memory_limit_hit: bool,
 }
 
 /// Tables are capped at a size no real plugin reaches, so a guest cannot

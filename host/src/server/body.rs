@@ -14,19 +14,17 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await;
-    let Ok(read) = read else {
-        return Err(ApiError::new(
+    match read {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             format!("body not received within {} s", BODY_TIMEOUT.as_secs()),
-        ));
-    };
-    match read {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::new(
+        )),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("body exceeds the {limit}-byte limit"),
         )),
-        Err(e) => Err(ApiError::new(
+        Ok(Err(e)) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("could not read the body: {e}"),
         )),

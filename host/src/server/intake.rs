@@ -66,9 +66,7 @@ pub async fn verified_body(
         return Ok(body);
     };
     tracing::warn!("request rejected: {e}");
-    let refused = ApiError::new(StatusCode::UNAUTHORIZED, e.to_string());
-    Err(match plugin.verifier.challenge() {
-        Some((name, value)) => refused.with_header(name, value),
-        None => refused,
-    })
+    let mut refused = ApiError::new(StatusCode::UNAUTHORIZED, e.to_string());
+    refused.headers.extend(plugin.verifier.challenge());
+    Err(refused)
 }

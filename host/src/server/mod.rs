@@ -30,10 +30,8 @@ pub use deliveries::{DEFAULT_JOURNAL_CAP, Deliveries};
 pub use error::ApiError;
 pub use shutdown::Signals;
 
-/// Default largest request body, in bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 4 << 20;
 
-/// What every handler shares.
 pub struct AppState {
     pub registry: SharedRegistry,
     pub runtime: Arc<Runtime>,

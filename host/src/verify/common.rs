@@ -141,7 +141,6 @@ pub(super) fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// Compares two digests from [`digest`] in constant time.
 pub(super) fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> Choice {
     a.as_slice().ct_eq(b.as_slice())
 }

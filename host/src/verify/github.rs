@@ -12,14 +12,12 @@ use super::{Credentials, Unfit};
 pub(super) const HEADER_SHA256: &str = "X-Hub-Signature-256";
 pub(super) const HEADER_SHA1: &str = "X-Hub-Signature";
 
-/// The `github` scheme.
 pub(super) fn sha256(credentials: Credentials) -> Result<BodyMac<Hmac<sha2::Sha256>>, Unfit> {
     BodyMac::new(credentials, HEADER_SHA256, "sha256=", hex_tag, |tag| {
         hex::encode(tag)
     })
 }
 
-/// The `github-sha1` scheme.
 pub(super) fn sha1(credentials: Credentials) -> Result<BodyMac<Hmac<sha1::Sha1>>, Unfit> {
     BodyMac::new(credentials, HEADER_SHA1, "sha1=", hex_tag, |tag| {
         hex::encode(tag)

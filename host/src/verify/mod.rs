@@ -67,10 +67,8 @@ macro_rules! schemes {
             /// Every scheme, in the order error messages list them.
             pub const ALL: [Scheme; [$($name),*].len()] = [$(Scheme::$variant),*];
 
-            /// Every scheme's name, in the order of [`Scheme::ALL`].
             pub const NAMES: [&'static str; Scheme::ALL.len()] = [$($name),*];
 
-            /// The name: `"github"`, `"github-sha1"`, ….
             pub const fn as_str(self) -> &'static str {
                 match self {
                     $(Scheme::$variant => $name,)*
@@ -141,7 +139,6 @@ pub enum Credentials {
     /// The shared secret of the HMAC schemes, as the sender shows it (the
     /// scheme's file says how it keys the HMAC).
     Secret(Box<[u8]>),
-    /// The `token` scheme's shared token and the header that carries it.
     Token {
         header: HeaderName,
         token: Box<[u8]>,

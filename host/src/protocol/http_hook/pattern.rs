@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-/// One path segment of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
     Literal(String),

@@ -7,10 +7,8 @@ use crate::bindings::http_hook::hookhost::plugin::http_types::Route;
 /// Methods a rule accepts when it names none.
 const DEFAULT_METHODS: [&str; 2] = ["GET", "POST"];
 
-/// Most headers a plugin may answer with.
 pub const MAX_RESPONSE_HEADERS: usize = 100;
 
-/// One rule of a hook plugin, under its mount point.
 #[derive(Debug, Clone)]
 pub struct HookRoute {
     /// Mount point and rule together: what request paths are matched against.
