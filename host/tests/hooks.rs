@@ -926,3 +926,90 @@ async fn hooks_that_cannot_check_their_sender_are_not_served() {
         "{listing}"
     );
 }
+
+#[tokio::test]
+async fn a_resent_delivery_id_is_answered_as_the_first_time_without_running_the_plugin() {
+    let plugins = scheme_plugins();
+    plugins.add(
+        "flaky",
+        &guest("test-hook"),
+        "verify = \"github\"\nsecret = { value = \"s\" }\n[config]\nmode = \"status\"\nstatus = \"500\"",
+    );
+    let host = Host::start(plugins.path());
+    let runs = |host: &Host, plugin: &str| {
+        let line = format!("hook POST /hooks/{plugin}/echo/x rule=");
+        host.log().lines().filter(|l| l.contains(&line)).count()
+    };
+    let send = async |plugin: &str, body: &'static str, headers: Vec<(&str, String)>| {
+        let mut req = host
+            .request(Method::POST, &format!("/hooks/{plugin}/echo/x"))
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let res = req.send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    };
+
+    // GitHub redelivers with the same X-GitHub-Delivery.
+    let body = r#"{"zen":"Keep it logically awesome."}"#;
+    let (name, sig) = senders::github("It's a Secret to Everybody", body.as_bytes());
+    let gh = || {
+        vec![
+            (name, sig.clone()),
+            ("x-github-delivery", "72d3162e-cc78".to_owned()),
+        ]
+    };
+    let first = send("gh", body, gh()).await;
+    assert_eq!(first.0, 200);
+    assert_eq!(send("gh", body, gh()).await, first);
+    assert_eq!(runs(&host, "gh"), 1, "{}", host.log());
+    assert!(host.log().contains("duplicate delivery"), "{}", host.log());
+    // Another id is another delivery.
+    let mut other = gh();
+    other[1].1 = "72d3162e-cc79".into();
+    send("gh", body, other).await;
+    assert_eq!(runs(&host, "gh"), 2);
+
+    // Standard Webhooks retries with a fresh timestamp and signature.
+    let sw = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let sw_send = async |ts: u64| {
+        let signature = senders::standard_webhooks(sw, "msg_resent", ts, body.as_bytes());
+        let headers = vec![
+            ("webhook-id", "msg_resent".to_owned()),
+            ("webhook-timestamp", ts.to_string()),
+            ("webhook-signature", signature),
+        ];
+        send("sw", body, headers).await
+    };
+    let first = sw_send(now()).await;
+    assert_eq!(sw_send(now() + 1).await, first);
+    assert_eq!(runs(&host, "sw"), 1, "{}", host.log());
+    // A forged resend never reads the remembered answer.
+    let forged = vec![
+        ("webhook-id", "msg_resent".to_owned()),
+        ("webhook-timestamp", now().to_string()),
+        ("webhook-signature", "v1,AAAA".to_owned()),
+    ];
+    assert_eq!(send("sw", body, forged).await.0, 401);
+
+    // Stripe's event id is in the body.
+    let event = r#"{"id":"evt_1NG8Du","type":"charge.succeeded"}"#;
+    let stripe = || {
+        vec![(
+            "stripe-signature",
+            senders::stripe("whsec_stripe_test", now(), event.as_bytes()),
+        )]
+    };
+    send("stripe", event, stripe()).await;
+    send("stripe", event, stripe()).await;
+    assert_eq!(runs(&host, "stripe"), 1, "{}", host.log());
+
+    // A failed first attempt is not remembered: the sender's retry runs.
+    let (name, sig) = senders::github("s", body.as_bytes());
+    let flaky = || vec![(name, sig.clone()), ("x-github-delivery", "d-1".to_owned())];
+    assert_eq!(send("flaky", body, flaky()).await.0, 500);
+    assert_eq!(send("flaky", body, flaky()).await.0, 500);
+    assert_eq!(runs(&host, "flaky"), 2, "{}", host.log());
+}

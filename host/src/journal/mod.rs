@@ -177,6 +177,16 @@ pub struct DeliveryDetail {
     pub attempts: Vec<Attempt>,
 }
 
+/// An answer given to a request that carried its sender's delivery id
+/// (`webhook-id`, `X-GitHub-Delivery`, …): a resend of that id gets it
+/// again instead of running the plugin twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenAnswer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
 /// Durable storage of deliveries.
 ///
 /// A write is durable when its future resolves `Ok`; implementations may
@@ -228,4 +238,25 @@ pub trait Journal: Send + Sync + 'static {
     /// Bytes the journal's live data takes on disk, for the size cap. Space
     /// freed by a purge is reused, so it does not count.
     fn size_bytes(&self) -> JournalFuture<'_, u64>;
+
+    /// The answer remembered for the plugin's delivery id `key`, unless it
+    /// expired before `now_ms`.
+    fn recall(
+        &self,
+        plugin: &str,
+        key: &str,
+        now_ms: UnixMs,
+    ) -> JournalFuture<'_, Option<SeenAnswer>>;
+
+    /// Remembers the answer for `key` until `expires_at`, replacing any.
+    fn remember(
+        &self,
+        plugin: &str,
+        key: &str,
+        answer: SeenAnswer,
+        expires_at: UnixMs,
+    ) -> JournalFuture<'_, ()>;
+
+    /// Forgets answers that expired before `now_ms`; returns how many.
+    fn forget_expired(&self, now_ms: UnixMs) -> JournalFuture<'_, u64>;
 }

@@ -448,3 +448,26 @@ async fn concurrent_appends_are_all_durable_and_distinct() {
     }
     assert_eq!(stored, all);
 }
+
+#[tokio::test]
+async fn a_remembered_answer_is_recalled_per_plugin_until_it_expires() {
+    let Fixture { _dir, journal } = fixture();
+    let answer = SeenAnswer {
+        status: 200,
+        content_type: Some("text/plain".into()),
+        body: b"done".to_vec(),
+    };
+    journal
+        .remember("a", "evt_1", answer.clone(), 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        journal.recall("a", "evt_1", 1_000).await.unwrap(),
+        Some(answer)
+    );
+    // Another plugin's ids are its own; an expired answer is gone.
+    assert_eq!(journal.recall("b", "evt_1", 1_000).await.unwrap(), None);
+    assert_eq!(journal.recall("a", "evt_1", 2_001).await.unwrap(), None);
+    assert_eq!(journal.forget_expired(2_001).await.unwrap(), 1);
+    assert_eq!(journal.forget_expired(2_001).await.unwrap(), 0);
+}

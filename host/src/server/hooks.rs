@@ -14,6 +14,7 @@ use super::AppState;
 use super::deliveries::{HTTP_HOOK, HookMeta};
 use super::error::ApiError;
 use super::intake::verified_body;
+use super::seen;
 use crate::plugins::{Lookup, Mode};
 use crate::protocol::{PluginKind, http_hook};
 use crate::runtime::Prepared;
@@ -42,8 +43,19 @@ pub async fn handle(
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such route"));
     };
     let body = verified_body(&app, plugin, &headers, body).await?;
+    let key = seen::delivery_key(plugin.verifier.scheme(), &headers, &body);
+    if let Some(key) = &key
+        && let Some(answer) = app.deliveries.recall(&plugin.name, key).await
+    {
+        tracing::info!(
+            delivery_id = %key,
+            status = answer.status,
+            "duplicate delivery: answered as the first time, plugin not run"
+        );
+        return Ok(seen::response(answer));
+    }
     let hidden = plugin.verifier.credential_header();
-    if plugin.delivery.mode == Mode::Async {
+    let response = if plugin.delivery.mode == Mode::Async {
         let meta = HookMeta::new(&method, &uri, &headers, hidden);
         let meta = serde_json::to_string(&meta).map_err(|_| {
             ApiError::new(
@@ -56,19 +68,32 @@ pub async fn handle(
             .accept(&plugin.name, HTTP_HOOK, body.to_vec(), meta)
             .await?;
         tracing::debug!(rule = %route.rule, delivery = %id, "delivery accepted");
-        return Ok((
+        (
             StatusCode::ACCEPTED,
             Json(serde_json::json!({ "delivery": id })),
         )
-            .into_response());
+            .into_response()
+    } else {
+        let request = http_hook::request(route, params, &method, &uri, &headers, hidden, body)?;
+        tracing::debug!(rule = %route.rule, "calling plugin");
+        let answer = app
+            .runtime
+            .call_hook(pre, &plugin.sandbox, &request)
+            .await??;
+        http_hook::reply(answer)?
+    };
+    match key {
+        Some(key) if response.status().is_success() => {
+            let (answer, response) = seen::capture(response).await;
+            if let Some(answer) = answer {
+                app.deliveries
+                    .remember(&plugin.name, &key, answer, seen::REMEMBER_MS)
+                    .await;
+            }
+            Ok(response)
+        }
+        _ => Ok(response),
     }
-    let request = http_hook::request(route, params, &method, &uri, &headers, hidden, body)?;
-    tracing::debug!(rule = %route.rule, "calling plugin");
-    let answer = app
-        .runtime
-        .call_hook(pre, &plugin.sandbox, &request)
-        .await??;
-    Ok(http_hook::reply(answer)?)
 }
 
 /// 405 with the methods that would do; OPTIONS is answered with them.

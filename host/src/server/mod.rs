@@ -10,6 +10,7 @@ mod pyrus_bot;
 mod pyrus_ext;
 mod request_id;
 pub mod routes;
+mod seen;
 mod shutdown;
 mod worksection;
 

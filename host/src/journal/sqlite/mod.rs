@@ -23,7 +23,7 @@ use self::readers::Readers;
 use self::writer::Writer;
 use super::{
     Attempt, Delivery, DeliveryDetail, DeliveryId, Filter, Journal, JournalError, JournalFuture,
-    NewDelivery, Outcome, UnixMs, now_ms,
+    NewDelivery, Outcome, SeenAnswer, UnixMs, now_ms,
 };
 use crate::state::Synchronous;
 
@@ -190,5 +190,30 @@ impl Journal for SqliteJournal {
 
     fn size_bytes(&self) -> JournalFuture<'_, u64> {
         self.read(|conn| query::size_bytes(conn))
+    }
+
+    fn recall(
+        &self,
+        plugin: &str,
+        key: &str,
+        now_ms: UnixMs,
+    ) -> JournalFuture<'_, Option<SeenAnswer>> {
+        let (plugin, key) = (plugin.to_string(), key.to_string());
+        self.read(move |conn| query::recall(conn, &plugin, &key, now_ms))
+    }
+
+    fn remember(
+        &self,
+        plugin: &str,
+        key: &str,
+        answer: SeenAnswer,
+        expires_at: UnixMs,
+    ) -> JournalFuture<'_, ()> {
+        let (plugin, key) = (plugin.to_string(), key.to_string());
+        self.write(move |conn| ops::remember(conn, &plugin, &key, &answer, expires_at))
+    }
+
+    fn forget_expired(&self, now_ms: UnixMs) -> JournalFuture<'_, u64> {
+        self.write(move |conn| ops::forget_expired(conn, now_ms))
     }
 }

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::journal::{
-    Attempt, DeliveryId, DeliveryState, JournalError, NewDelivery, Outcome, UnixMs,
+    Attempt, DeliveryId, DeliveryState, JournalError, NewDelivery, Outcome, SeenAnswer, UnixMs,
 };
 
 pub fn append(conn: &Connection, id: &str, delivery: &NewDelivery) -> Result<(), JournalError> {
@@ -110,5 +110,34 @@ pub fn purge_done(conn: &Connection, older_than_ms: UnixMs) -> Result<u64, Journ
     let deleted = conn
         .prepare_cached("DELETE FROM deliveries WHERE state = 'done' AND finished_at < ?1")?
         .execute([older_than_ms])?;
+    Ok(deleted as u64)
+}
+
+pub fn remember(
+    conn: &Connection,
+    plugin: &str,
+    key: &str,
+    answer: &SeenAnswer,
+    expires_at: UnixMs,
+) -> Result<(), JournalError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO seen (plugin, key, status, content_type, body, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        plugin,
+        key,
+        answer.status,
+        answer.content_type,
+        answer.body,
+        expires_at
+    ])?;
+    Ok(())
+}
+
+pub fn forget_expired(conn: &Connection, now: UnixMs) -> Result<u64, JournalError> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM seen WHERE expires_at < ?1")?
+        .execute([now])?;
     Ok(deleted as u64)
 }

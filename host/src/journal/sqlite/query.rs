@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::journal::{Attempt, Delivery, DeliveryDetail, Filter, JournalError, UnixMs};
+use crate::journal::{Attempt, Delivery, DeliveryDetail, Filter, JournalError, SeenAnswer, UnixMs};
 
 /// The columns [`delivery`] reads, in its order.
 const COLUMNS: &str = "id, seq, plugin, kind, received_at, payload, meta, state, attempts, \
@@ -123,4 +123,26 @@ pub fn size_bytes(conn: &Connection) -> Result<u64, JournalError> {
         |row| row.get(0),
     )?;
     Ok(u64::try_from(bytes).unwrap_or(0))
+}
+
+pub fn recall(
+    conn: &Connection,
+    plugin: &str,
+    key: &str,
+    now: UnixMs,
+) -> Result<Option<SeenAnswer>, JournalError> {
+    let answer = conn
+        .prepare_cached(
+            "SELECT status, content_type, body FROM seen
+             WHERE plugin = ?1 AND key = ?2 AND expires_at >= ?3",
+        )?
+        .query_row(params![plugin, key, now], |row| {
+            Ok(SeenAnswer {
+                status: row.get(0)?,
+                content_type: row.get(1)?,
+                body: row.get(2)?,
+            })
+        })
+        .optional()?;
+    Ok(answer)
 }

@@ -53,6 +53,16 @@ CREATE TABLE IF NOT EXISTS attempts (
     error TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS attempts_by_delivery ON attempts (delivery, id);
+CREATE TABLE IF NOT EXISTS seen (
+    plugin TEXT NOT NULL,
+    key TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    content_type TEXT,
+    body BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (plugin, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_expiry ON seen (expires_at);
 ";
 
 /// The operator CLI may write to the journal of a running host.

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::error::ApiError;
-use crate::journal::{DeliveryId, Journal, NewDelivery, now_ms};
+use crate::journal::{DeliveryId, Journal, NewDelivery, SeenAnswer, now_ms};
 use crate::plugins::SharedRegistry;
 use crate::runtime::Runtime;
 
@@ -192,6 +192,31 @@ impl Deliveries {
         shared
             .tracker
             .spawn(worker::work(shared.clone(), name, wake));
+    }
+
+    /// What the plugin answered to the delivery its sender called `key`,
+    /// if it was a success and not too long ago. A journal that cannot be
+    /// read is logged and the request runs (at least once, as without ids).
+    pub async fn recall(&self, plugin: &str, key: &str) -> Option<SeenAnswer> {
+        match self.shared.journal.recall(plugin, key, now_ms()).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(plugin, "cannot look up the delivery id: {e}");
+                None
+            }
+        }
+    }
+
+    pub async fn remember(&self, plugin: &str, key: &str, answer: SeenAnswer, for_ms: i64) {
+        let until = now_ms().saturating_add(for_ms);
+        if let Err(e) = self
+            .shared
+            .journal
+            .remember(plugin, key, answer, until)
+            .await
+        {
+            tracing::warn!(plugin, "cannot remember the delivery id: {e}");
+        }
     }
 
     /// Attempts running now.
