@@ -1006,6 +1006,42 @@ async fn a_resent_delivery_id_is_answered_as_the_first_time_without_running_the_
     send("stripe", event, stripe()).await;
     assert_eq!(runs(&host, "stripe"), 1, "{}", host.log());
 
+    // Shopify's id is a header; Slack's Events API puts it in the body and
+    // marks its retries.
+    let order = r#"{"id":820982911946154508}"#;
+    let shopify = || {
+        vec![
+            (
+                "x-shopify-hmac-sha256",
+                senders::shopify("shpss_secret", order.as_bytes()),
+            ),
+            ("x-shopify-webhook-id", "b54557e4-bdd9-4b37".to_owned()),
+        ]
+    };
+    send("shopify", order, shopify()).await;
+    send("shopify", order, shopify()).await;
+    assert_eq!(runs(&host, "shopify"), 1, "{}", host.log());
+    let callback =
+        r#"{"type":"event_callback","event_id":"Ev08MFMKH6","event":{"type":"app_mention"}}"#;
+    let slack_secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let slack = |retry: Option<&str>| {
+        let ts = now();
+        let mut headers = vec![
+            ("x-slack-request-timestamp", ts.to_string()),
+            (
+                "x-slack-signature",
+                senders::slack(slack_secret, ts, callback.as_bytes()),
+            ),
+        ];
+        if let Some(n) = retry {
+            headers.push(("x-slack-retry-num", n.to_owned()));
+        }
+        headers
+    };
+    send("slack", callback, slack(None)).await;
+    send("slack", callback, slack(Some("1"))).await;
+    assert_eq!(runs(&host, "slack"), 1, "{}", host.log());
+
     // A failed first attempt is not remembered: the sender's retry runs.
     let (name, sig) = senders::github("s", body.as_bytes());
     let flaky = || vec![(name, sig.clone()), ("x-github-delivery", "d-1".to_owned())];

@@ -1,7 +1,7 @@
 //! Senders resend a delivery whose answer they did not get, with the id
 //! they gave it the first time (Standard Webhooks' `webhook-id`, GitHub's
 //! `X-GitHub-Delivery`, Shopify's `X-Shopify-Webhook-Id`, the `id` of a
-//! Stripe event). A generic hook's successful answer is remembered per
+//! Stripe event, the `event_id` of a Slack Events API callback). A generic hook's successful answer is remembered per
 //! plugin and id, and a resend gets it again without the plugin running a
 //! second time, as the Standard Webhooks spec recommends. A failure is not
 //! remembered: the resend is the sender's retry, and runs.
@@ -35,8 +35,18 @@ pub fn delivery_key(scheme: Scheme, headers: &HeaderMap, body: &[u8]) -> Option<
             }
             serde_json::from_slice::<Event>(body).ok().map(|e| e.id)
         }
-        // Slack's retries say so (`X-Slack-Retry-Num`) but its ids live in
-        // each API's own body shape; token, basic and none carry no id.
+        // Events API callbacks; slash commands and interactions (forms)
+        // carry no id.
+        Scheme::Slack => {
+            #[derive(Deserialize)]
+            struct Callback {
+                event_id: String,
+            }
+            serde_json::from_slice::<Callback>(body)
+                .ok()
+                .map(|c| c.event_id)
+        }
+        // Token, basic and none carry no id; Pyrus has its answer memo.
         _ => None,
     }?;
     (!id.is_empty() && id.len() <= MAX_ID_BYTES).then_some(id)
@@ -107,6 +117,9 @@ mod tests {
         let event = br#"{"id": "evt_1N", "type": "charge.succeeded"}"#;
         assert_eq!(key(Scheme::Stripe, event).as_deref(), Some("evt_1N"));
         assert_eq!(key(Scheme::Stripe, b"not json"), None);
+        let callback = br#"{"type": "event_callback", "event_id": "Ev08MFMKH6"}"#;
+        assert_eq!(key(Scheme::Slack, callback).as_deref(), Some("Ev08MFMKH6"));
+        assert_eq!(key(Scheme::Slack, b"command=%2Fweather"), None);
         assert_eq!(key(Scheme::Token, b""), None);
         assert_eq!(delivery_key(Scheme::Github, &HeaderMap::new(), b""), None);
         let long = format!(r#"{{"id": "{}"}}"#, "x".repeat(300));
