@@ -12,6 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -94,7 +95,10 @@ impl Answer {
 
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
-        let mut res = (self.status, self.body).into_response();
+        // Not `(status, Bytes)`: that would add an octet-stream type to an
+        // empty bot answer, which is sent without one.
+        let mut res = Response::new(Body::from(self.body));
+        *res.status_mut() = self.status;
         if let Some(content_type) = self.content_type {
             res.headers_mut().insert(header::CONTENT_TYPE, content_type);
         }
