@@ -191,15 +191,12 @@ impl AnswerMemo {
         inner.next_seq += 1;
         inner.bytes += cost;
         inner.order.push_back((key.clone(), seq));
-        let stored = now;
-        inner.entries.insert(
-            key,
-            Entry {
-                answer,
-                stored,
-                seq,
-            },
-        );
+        let entry = Entry {
+            answer,
+            stored: now,
+            seq,
+        };
+        inner.entries.insert(key, entry);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
