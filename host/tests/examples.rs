@@ -599,8 +599,15 @@ async fn c_counter_counts_its_comments_per_task() {
     let plugins = Plugins::new();
     plugins.add("c-counter", &example("c-counter"), &Plugins::bot_toml(""));
     let host = Host::start(plugins.path());
-    for (task, n) in [(1532, 1), (1532, 2), (77, 1), (1532, 3)] {
-        let res = host.pyrus("c-counter", &example_with_task(task)).await;
+    for (delivery, (task, n)) in [(1532, 1), (1532, 2), (77, 1), (1532, 3)]
+        .into_iter()
+        .enumerate()
+    {
+        // Each delivery a new comment, as Pyrus sends them: the same body
+        // again would be a resend, answered from memory.
+        let mut event: Value = serde_json::from_str(&example_with_task(task)).expect("JSON");
+        event["task"]["comments"][0]["id"] = delivery.into();
+        let res = host.pyrus("c-counter", &event.to_string()).await;
         assert_eq!(res.status(), 200, "{}", host.log());
         let answer: Value = res.json().await.expect("JSON comment");
         assert_eq!(

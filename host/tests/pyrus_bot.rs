@@ -17,9 +17,15 @@ fn echo_host() -> (Plugins, Host) {
 #[tokio::test]
 async fn documented_example_gets_the_documented_comment() {
     let (_plugins, host) = echo_host();
-    let lower = sign(SECRET, EXAMPLE);
-    for sig in [lower.clone(), lower.to_uppercase()] {
-        let res = host.pyrus_with("echo-bot", EXAMPLE, Some(&sig), &[]).await;
+    // Another body for the upper-case signature: the same body again would
+    // be answered from memory, and this test is about the plugin's line.
+    let again = format!("{EXAMPLE}\n");
+    let signed = [
+        (EXAMPLE, sign(SECRET, EXAMPLE)),
+        (&*again, sign(SECRET, &again).to_uppercase()),
+    ];
+    for (body, sig) in signed {
+        let res = host.pyrus_with("echo-bot", body, Some(&sig), &[]).await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["content-type"], "application/json");
         let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
@@ -805,4 +811,128 @@ async fn secret_config_reaches_the_plugin_and_is_shown_nowhere() {
         assert!(!listing.contains(secret), "{listing}");
         assert!(!host.log().contains(secret), "{}", host.log());
     }
+}
+
+/// The memo's log line for an answer sent again without the plugin.
+const REPEATED: &str = "answer repeated from memory";
+
+/// How many log lines contain `what`.
+fn log_count(host: &Host, what: &str) -> usize {
+    host.log().lines().filter(|l| l.contains(what)).count()
+}
+
+/// A host serving `test-bot` as plugin `bot` in `mode`.
+fn test_bot_host(mode: &str) -> (Plugins, Host) {
+    let plugins = Plugins::new();
+    let toml = Plugins::bot_toml(&format!("[config]\nmode = \"{mode}\""));
+    plugins.add("bot", &test_bot(), &toml);
+    let host = Host::start(plugins.path());
+    (plugins, host)
+}
+
+#[tokio::test]
+async fn a_pyrus_retry_of_an_answered_body_gets_the_same_bytes_without_the_plugin() {
+    let (_plugins, host) = test_bot_host("reply");
+    let sig = sign(SECRET, EXAMPLE);
+    let first = host.pyrus("bot", EXAMPLE).await;
+    assert_eq!(first.status(), 200);
+    let first_id = first.headers()["x-request-id"].to_owned();
+    let first_body = first.bytes().await.unwrap();
+    assert_eq!(
+        &first_body[..],
+        br#"{"text":"test-bot saw task 1532 on attempt 1/3"}"#
+    );
+
+    // Pyrus did not get that answer and sends the body again.
+    let retry = host
+        .pyrus_with("bot", EXAMPLE, Some(&sig), &[("x-pyrus-retry", "2/3")])
+        .await;
+    assert_eq!(retry.status(), 200);
+    assert_eq!(retry.headers()["content-type"], "application/json");
+    // The request id is this request's own, not the first one's.
+    assert_ne!(retry.headers()["x-request-id"], first_id);
+    assert_eq!(retry.bytes().await.unwrap(), first_body, "same bytes");
+
+    // A resend without the header (a first attempt, to the host) too.
+    let again = host.pyrus_with("bot", EXAMPLE, Some(&sig), &[]).await;
+    assert_eq!(again.bytes().await.unwrap(), first_body);
+
+    // A forged resend never reads the remembered answer.
+    let forged = sign("another secret", EXAMPLE);
+    let res = host.pyrus_with("bot", EXAMPLE, Some(&forged), &[]).await;
+    assert_eq!(res.status(), 401);
+
+    host.wait_for_log(REPEATED, Duration::from_secs(2)).await;
+    let log = host.log();
+    assert_eq!(log_count(&host, "test-bot handling task 1532"), 1, "{log}");
+    assert_eq!(log_count(&host, REPEATED), 2, "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains(REPEATED))
+        .expect("line seen");
+    assert!(
+        line.contains("2/3") && line.contains("bot"),
+        "the duplicate's line names the plugin and the retry: {line}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_first_attempt_is_run_again_on_retry() {
+    let (_plugins, host) = test_bot_host("first-attempt-fails");
+    let sig = sign(SECRET, EXAMPLE);
+    let res = host.pyrus("bot", EXAMPLE).await;
+    assert_eq!(res.status(), 503, "{}", res.text().await.unwrap());
+
+    let send = |attempt: &'static str| {
+        let sig = sig.clone();
+        let host = &host;
+        async move {
+            host.pyrus_with("bot", EXAMPLE, Some(&sig), &[("x-pyrus-retry", attempt)])
+                .await
+        }
+    };
+    let second = send("2/3").await;
+    assert_eq!(second.status(), 200);
+    let second = second.text().await.unwrap();
+    assert_eq!(
+        second,
+        r#"{"text":"test-bot did task 1532 on attempt 2/3"}"#
+    );
+    // The success is what is remembered: the third attempt gets it back.
+    let third = send("3/3").await;
+    assert_eq!(third.text().await.unwrap(), second);
+
+    host.wait_for_log(REPEATED, Duration::from_secs(2)).await;
+    let log = host.log();
+    assert_eq!(log_count(&host, "test-bot handling task 1532"), 2, "{log}");
+    assert_eq!(log_count(&host, REPEATED), 1, "{log}");
+}
+
+#[tokio::test]
+async fn a_different_body_runs_the_plugin() {
+    let (_plugins, host) = test_bot_host("reply");
+    for task in [1, 2, 1] {
+        let body = example_with_task(task);
+        let res = host.pyrus("bot", &body).await;
+        assert_eq!(
+            res.text().await.unwrap(),
+            format!(r#"{{"text":"test-bot saw task {task} on attempt 1/3"}}"#)
+        );
+    }
+    // An empty answer (no comment) is an answer too, remembered as sent.
+    let (_plugins, silent) = test_bot_host("silent");
+    for _ in 0..2 {
+        let res = silent.pyrus("bot", EXAMPLE).await;
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("content-type").is_none());
+        assert_eq!(res.text().await.unwrap(), "");
+    }
+
+    host.wait_for_log(REPEATED, Duration::from_secs(2)).await;
+    silent.wait_for_log(REPEATED, Duration::from_secs(2)).await;
+    let log = host.log();
+    assert_eq!(log_count(&host, "test-bot handling task 1"), 1, "{log}");
+    assert_eq!(log_count(&host, "test-bot handling task"), 2, "{log}");
+    assert_eq!(log_count(&host, REPEATED), 1, "{log}");
+    assert_eq!(log_count(&silent, "test-bot handling task"), 1);
 }

@@ -886,3 +886,67 @@ async fn malformed_bodies_get_400_before_the_plugin() {
     }
     assert_eq!(log_count(&host, "toggle ok"), 1, "{}", host.log());
 }
+
+/// The memo's log line for an answer sent again without the plugin.
+const REPEATED: &str = "answer repeated from memory";
+
+#[tokio::test]
+async fn a_repeated_extension_call_is_answered_from_memory() {
+    let (_plugins, host) = test_ext("");
+    let sig = sign(SECRET, DOC_TOGGLE);
+    for retry in ["1/3", "2/3"] {
+        let headers = [("x-pyrus-retry", retry)];
+        let reply = send(
+            &host,
+            Method::POST,
+            "ext",
+            "toggle",
+            DOC_TOGGLE,
+            Some(&sig),
+            &headers,
+        );
+        assert_answer(&reply.await, "{}", retry);
+    }
+    // Every call answers for itself, and the query string is a GET's body.
+    let first = post(&host, "ext", "authorize", DOC_AUTHORIZE).await;
+    let again = post(&host, "ext", "authorize", DOC_AUTHORIZE).await;
+    assert_answer(&again, &first.text, "authorize again");
+    for query in ["access_token=a", "access_token=b", "access_token=a"] {
+        let reply = get(&host, "ext", &format!("getavailablenumbers?{query}")).await;
+        assert_answer(&reply, NUMBERS, query);
+    }
+
+    host.wait_for_log(REPEATED, LOG_WAIT).await;
+    let log = host.log();
+    assert_eq!(log_count(&host, "toggle ok"), 1, "{log}");
+    assert_eq!(log_count(&host, "authorize ok"), 1, "{log}");
+    assert_eq!(log_count(&host, "available-numbers ok"), 2, "{log}");
+    assert_eq!(log_count(&host, REPEATED), 3, "{log}");
+    let line = log.lines().find(|l| l.contains(REPEATED)).expect("seen");
+    assert!(line.contains("2/3") && line.contains("ext"), "{line}");
+}
+
+#[tokio::test]
+async fn an_extension_error_is_not_remembered() {
+    // An error code may not hold next time (`external_error`), and a trap
+    // is the host's failure: both run the plugin again.
+    let plugins = Plugins::new();
+    let error = "mode = \"error\"\nerror_code = \"external-error\"";
+    plugins.add("down", &guest("test-ext"), &ext_toml(error));
+    plugins.add("trap", &guest("test-ext"), &ext_toml("mode = \"trap\""));
+    let host = Host::start(plugins.path());
+    for _ in 0..2 {
+        let reply = post(&host, "down", "toggle", DOC_TOGGLE).await;
+        assert_eq!(reply.json()["error_code"], "external_error");
+        let reply = post(&host, "trap", "toggle", DOC_TOGGLE).await;
+        assert_eq!(reply.status, 502, "{}", reply.text);
+    }
+    let log = host.log();
+    assert_eq!(
+        log_count(&host, "toggle error code=external-error"),
+        2,
+        "{log}"
+    );
+    assert_eq!(log_count(&host, "told to trap in toggle"), 2, "{log}");
+    assert_eq!(log_count(&host, REPEATED), 0, "{log}");
+}

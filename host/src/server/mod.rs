@@ -1,5 +1,6 @@
 //! HTTP: the router, per-request plumbing, and graceful shutdown.
 
+mod answer_memo;
 mod body;
 mod deliveries;
 mod error;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Deliveries answered before their plugin runs, journaled.
     pub deliveries: Deliveries,
+    /// Successful Pyrus answers, so a resend does not run the plugin twice.
+    pub answers: answer_memo::AnswerMemo,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             runtime,
             body_limit,
             deliveries,
+            answers: answer_memo::AnswerMemo::default(),
         }
     }
 

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::answer_memo::{Answer, Key};
 use super::error::ApiError;
 use super::intake::Verified;
 use crate::bindings::PyrusBotPre;
@@ -18,6 +18,10 @@ pub async fn handle(
     request: Verified<PyrusBotPre<HostState>>,
 ) -> Result<Response, ApiError> {
     let retry = pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
+    let key = Key::new(&request.plugin, "bot", "", &request.body);
+    if let Some(repeated) = app.answers.recall(&key, &request.headers) {
+        return Ok(repeated);
+    }
     let event = pyrus_bot::parse_event(request.body, retry)?;
     tracing::debug!(
         task_id = event.task_id,
@@ -30,11 +34,10 @@ pub async fn handle(
         .runtime
         .call_pyrus_bot(&request.pre, &plugin.sandbox, &event)
         .await??;
-    Ok(match answer {
-        None => StatusCode::OK.into_response(),
-        Some(comment) => {
-            let json = pyrus_bot::comment_json(comment)?;
-            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
-        }
-    })
+    let answer = match answer {
+        None => Answer::ok_empty(),
+        Some(comment) => Answer::json(pyrus_bot::comment_json(comment)?),
+    };
+    app.answers.remember(key, &answer);
+    Ok(answer.into_response())
 }

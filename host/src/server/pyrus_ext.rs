@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use bytes::Bytes;
 
 use super::AppState;
+use super::answer_memo::{Answer, Key};
 use super::error::ApiError;
 use super::intake::Verified;
 use crate::bindings::pyrus_ext::PyrusExtPre;
@@ -28,22 +29,47 @@ type App = State<Arc<AppState>>;
 type Call = Result<Verified<PyrusExtPre<HostState>>, ApiError>;
 type ExtParse = Result<ExtCall, BadRequest>;
 
-/// Parses the call, runs the plugin, and answers in the protocol's JSON.
-async fn call(app: &AppState, request: Call, parse: impl FnOnce(Bytes) -> ExtParse) -> Response {
+/// Which call, and the query string that is its only input for a GET.
+struct Called<'a> {
+    name: &'static str,
+    query: &'a str,
+}
+
+const fn posted(name: &'static str) -> Called<'static> {
+    Called { name, query: "" }
+}
+
+/// Answers a resend from memory, or parses the call, runs the plugin, and
+/// answers in the protocol's JSON.
+async fn call(
+    app: &AppState,
+    request: Call,
+    called: Called<'_>,
+    parse: impl FnOnce(Bytes) -> ExtParse,
+) -> Response {
     let answered = async {
         let request = request?;
         let retry = pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
+        let key = Key::new(&request.plugin, called.name, called.query, &request.body);
+        if let Some(repeated) = app.answers.recall(&key, &request.headers) {
+            return Ok(repeated);
+        }
         let call = parse(request.body)?;
         let answer = app
             .runtime
             .call_pyrus_ext(&request.pre, &request.plugin.sandbox, &call, retry)
             .await?;
-        if let Err(e) = &answer {
-            tracing::info!(
-                error_code = pyrus_ext::error_code(e.code),
-                "plugin answered with an error code"
-            );
-        }
+        let Err(e) = &answer else {
+            let answer = json(answer);
+            app.answers.remember(key, &answer);
+            return Ok(answer.into_response());
+        };
+        // Not remembered: an error code (`internal_error`, `external_error`)
+        // may not hold on the next attempt.
+        tracing::info!(
+            error_code = pyrus_ext::error_code(e.code),
+            "plugin answered with an error code"
+        );
         Ok(json(answer).into_response())
     };
     answered.await.unwrap_or_else(failure)
@@ -63,9 +89,8 @@ fn failure(error: ApiError) -> Response {
     (error.status, headers, json(Err(internal))).into_response()
 }
 
-fn json(answer: Result<ExtAnswer, ExtError>) -> impl IntoResponse {
-    let body = pyrus_ext::answer_json(answer);
-    ([(header::CONTENT_TYPE, "application/json")], body)
+fn json(answer: Result<ExtAnswer, ExtError>) -> Answer {
+    Answer::json(pyrus_ext::answer_json(answer))
 }
 
 /// `GET /pulse`: 200 while the plugin is loaded and can be instantiated.
@@ -83,25 +108,41 @@ pub async fn pulse(State(app): App, request: Call) -> Response {
 }
 
 pub async fn authorize(State(app): App, request: Call) -> Response {
-    call(&app, request, |b| parse_authorize(&b).map(Authorize)).await
+    call(&app, request, posted("authorize"), |b| {
+        parse_authorize(&b).map(Authorize)
+    })
+    .await
 }
 
 pub async fn toggle(State(app): App, request: Call) -> Response {
-    call(&app, request, |b| parse_toggle(&b).map(Toggle)).await
+    call(&app, request, posted("toggle"), |b| {
+        parse_toggle(&b).map(Toggle)
+    })
+    .await
 }
 
 pub async fn event(State(app): App, request: Call) -> Response {
-    call(&app, request, |b| parse_event(b).map(Event)).await
+    call(&app, request, posted("event"), |b| {
+        parse_event(b).map(Event)
+    })
+    .await
 }
 
 pub async fn send_message(State(app): App, request: Call) -> Response {
-    call(&app, request, |b| parse_message(&b).map(SendMessage)).await
+    call(&app, request, posted("sendmessage"), |b| {
+        parse_message(&b).map(SendMessage)
+    })
+    .await
 }
 
 /// `GET /getavailablenumbers?…`: the parameters are in the query string.
 pub async fn available_numbers(State(app): App, query: RawQuery, request: Call) -> Response {
     let query = query.0.unwrap_or_default();
-    call(&app, request, move |_| {
+    let called = Called {
+        name: "getavailablenumbers",
+        query: &query,
+    };
+    call(&app, request, called, |_| {
         parse_numbers_query(&query).map(AvailableNumbers)
     })
     .await

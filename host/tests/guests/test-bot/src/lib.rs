@@ -32,6 +32,15 @@ impl Guest for TestBot {
                 event.task_id, event.retry.attempt, event.retry.max_attempts
             )))),
             "silent" => Ok(None),
+            // A plugin whose first try fails (its API was down) and whose
+            // resend succeeds: the host must not remember the failure.
+            "first-attempt-fails" if event.retry.attempt == 1 => {
+                Err(PluginError::Unavailable("first attempt fails".into()))
+            }
+            "first-attempt-fails" => Ok(Some(text(format!(
+                "test-bot did task {} on attempt {}/{}",
+                event.task_id, event.retry.attempt, event.retry.max_attempts
+            )))),
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
