@@ -627,3 +627,95 @@ async fn errors_never_show_values_or_keys() {
         }
     }
 }
+
+/// The operator CLI writes from another process. A second store on the same
+/// file has connections of its own, as that process has: nothing the first
+/// store keeps in memory may hide what the second wrote.
+#[tokio::test]
+async fn a_remembered_value_never_hides_another_process_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ours = SqliteStore::open(dir.path()).expect("open store");
+    let theirs = SqliteStore::open(dir.path()).expect("open store");
+    let a = bucket("a");
+
+    ours.set(&a, s("k"), b"ours".to_vec()).await.expect("set");
+    assert_eq!(ours.get(&a, s("k")).await, Ok(Some(b"ours".to_vec())));
+    assert_eq!(ours.get(&a, s("unset")).await, Ok(None));
+    assert_eq!(ours.exists(&a, s("unset")).await, Ok(false));
+
+    theirs
+        .set(&a, s("k"), b"theirs".to_vec())
+        .await
+        .expect("set");
+    theirs
+        .set(&a, s("unset"), b"now set".to_vec())
+        .await
+        .expect("set");
+    assert_eq!(ours.get(&a, s("k")).await, Ok(Some(b"theirs".to_vec())));
+    assert_eq!(ours.exists(&a, s("unset")).await, Ok(true));
+
+    theirs.delete(&a, s("k")).await.expect("delete");
+    assert_eq!(ours.get(&a, s("k")).await, Ok(None));
+    assert_eq!(ours.exists(&a, s("k")).await, Ok(false));
+
+    // And the other way round, through increments.
+    assert_eq!(ours.increment(&a, s("n"), 1).await, Ok(1));
+    assert_eq!(theirs.get(&a, s("n")).await, Ok(Some(b"1".to_vec())));
+    assert_eq!(theirs.increment(&a, s("n"), 1).await, Ok(2));
+    assert_eq!(ours.get(&a, s("n")).await, Ok(Some(b"2".to_vec())));
+}
+
+#[tokio::test]
+async fn a_refused_write_leaves_the_remembered_value() {
+    let f = fixture();
+    let a = small("a", 40, 10);
+    f.store.set(&a, s("k"), b"v1".to_vec()).await.expect("set");
+    assert!(f.store.set(&a, s("k"), vec![b'x'; 100]).await.is_err());
+    assert_eq!(f.store.get(&a, s("k")).await, Ok(Some(b"v1".to_vec())));
+    assert!(
+        f.store.increment(&a, s("k"), 1).await.is_err(),
+        "not a number"
+    );
+    assert_eq!(f.store.get(&a, s("k")).await, Ok(Some(b"v1".to_vec())));
+    let batch = vec![(s("k"), b"v2".to_vec()), (s("big"), vec![b'x'; 100])];
+    assert!(f.store.set_many(&a, batch).await.is_err());
+    assert_eq!(f.store.get(&a, s("k")).await, Ok(Some(b"v1".to_vec())));
+    assert_eq!(f.store.get(&a, s("big")).await, Ok(None));
+}
+
+/// Reads and writes of the same keys from many tasks at once, on a runtime
+/// with several workers: whatever interleaving happens, a read after the
+/// last write of a key returns that write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_racing_writes_end_with_the_last_write() {
+    let f = fixture();
+    let a = bucket("a");
+    let mut tasks = Vec::new();
+    for t in 0..8u8 {
+        let store = Arc::clone(&f.store);
+        let a = a.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..50u8 {
+                let key = format!("k{}", i % 5);
+                if t % 2 == 0 {
+                    store.set(&a, key, vec![t, i]).await.expect("set");
+                } else {
+                    store.get(&a, key).await.expect("get");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    for k in 0..5 {
+        let key = format!("k{k}");
+        let expected = f
+            .store
+            .get_many(&a, vec![key.clone()])
+            .await
+            .expect("get_many");
+        let cached = f.store.get(&a, key.clone()).await.expect("get");
+        assert_eq!(expected, vec![cached.map(|v| (key, v))]);
+    }
+}

@@ -40,7 +40,7 @@ CREATE INDEX IF NOT EXISTS entries_by_bucket ON entries (bucket, id, key);
 ";
 
 /// Another process (the operator CLI) may hold the write lock briefly.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// After a checkpoint the WAL file is cut back to this size, so one burst of
 /// writes does not leave a large file behind.
