@@ -1,6 +1,7 @@
 //! `cargo bench --bench state`: latency of plugin state operations through
-//! `StateStore`, as the runtime will call them (each on tokio's blocking
-//! pool), with `synchronous=FULL` and `NORMAL`. The database is in a
+//! `StateStore`, as the runtime calls them (writes and cold reads on tokio's
+//! blocking pool, warm reads from the read cache), with `synchronous=FULL`
+//! and `NORMAL`, and once with the cache off. The database is in a
 //! temporary folder on the disk that holds the system temp folder.
 //!
 //! Then the same operations made by a plugin (the `test-state` guest, one
