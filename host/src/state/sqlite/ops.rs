@@ -26,16 +26,6 @@ pub fn get(conn: &Connection, bucket: &Bucket, key: &str) -> Result<Option<Vec<u
         .optional()?)
 }
 
-pub fn exists(conn: &Connection, bucket: &Bucket, key: &str) -> Result<bool, StateError> {
-    check_key(key)?;
-    Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM entries
-             WHERE bucket = (SELECT id FROM buckets WHERE name = ?1) AND key = ?2",
-        )?
-        .exists(params![bucket.name(), key])?)
-}
-
 pub fn list_keys(
     conn: &Connection,
     bucket: &Bucket,
