@@ -2,10 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::server::{DEFAULT_BODY_LIMIT, DEFAULT_JOURNAL_CAP};
+use crate::server::{
+    DEFAULT_BODY_LIMIT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_JOURNAL_CAP, Timeouts,
+};
 
 /// hookhost serves webhooks to sandboxed WebAssembly plugins.
 ///
@@ -99,6 +102,21 @@ pub struct ServeArgs {
     /// Largest request body in bytes; larger ones get 413.
     #[arg(long, env = "HOOKHOST_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
+    /// Seconds a sender has to send a request's head, from its first byte
+    /// (on a new connection, from connecting); a connection trickling its
+    /// head, or silent, is closed then.
+    #[arg(long, env = "HOOKHOST_HEADER_TIMEOUT_S", default_value_t = DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_s: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    #[arg(long, env = "HOOKHOST_IDLE_TIMEOUT_S", default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_s: u64,
+    /// Connections open at once; past it new ones are answered 503 and
+    /// closed [default: what the open-file limit allows, at most 16384].
+    #[arg(long, env = "HOOKHOST_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "HOOKHOST_LOG_JSON")]
     pub log_json: bool,
@@ -112,6 +130,15 @@ pub struct ServeArgs {
     pub cache: CacheArgs,
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+impl ServeArgs {
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            header: Duration::from_secs(self.header_timeout_s),
+            idle: Duration::from_secs(self.idle_timeout_s),
+        }
+    }
 }
 
 /// Where compiled plugins are kept between runs.

@@ -89,6 +89,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Before anything slow: a stop signal during the first load must not
     // kill the process the default way.
     let signals = Signals::install().context("cannot listen for stop signals")?;
+    // Before anything opens files: the open-file limit is raised here.
+    let max_connections = args
+        .max_connections
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let limits = server::ConnLimits::resolve(args.timeouts(), max_connections);
     // Bound first so the status file can name the address; connections that
     // arrive while the plugins load wait in the backlog.
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -129,7 +134,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if waiting > 0 {
         tracing::info!(plugins = waiting, "resuming journaled deliveries");
     }
-    let served = server::serve(listener, state, &signals).await;
+    let served = server::serve(listener, state, limits, &signals).await;
     // No reload may publish the table again after it is removed.
     if let Some(watcher) = loaded.watcher {
         watcher.stop().await;

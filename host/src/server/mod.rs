@@ -2,6 +2,7 @@
 
 mod answer_memo;
 mod body;
+mod conn;
 mod deliveries;
 mod error;
 mod hooks;
@@ -15,7 +16,6 @@ mod seen;
 mod shutdown;
 mod worksection;
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use crate::plugins::{LoadedPlugin, SharedRegistry};
 use crate::protocol::PluginKind;
 use crate::runtime::Runtime;
 
+pub use conn::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Limits as ConnLimits, Timeouts};
 pub use deliveries::{DEFAULT_JOURNAL_CAP, Deliveries};
 pub use error::ApiError;
 pub use shutdown::Signals;
@@ -112,15 +113,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
+    limits: ConnLimits,
     signals: &Signals,
 ) -> std::io::Result<()> {
     let first = signals.clone();
-    let server = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(async move {
-            first.nth(1).await;
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .into_future();
+    let server = conn::serve(listener, router(state.clone()), limits, async move {
+        first.nth(1).await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    });
     let cut_short = async {
         signals.nth(1).await;
         let why = tokio::select! {
@@ -137,7 +137,7 @@ pub async fn serve(
         }
     };
     let drained = async {
-        server.await?;
+        server.await;
         state.deliveries.stop().await;
         Ok(())
     };
