@@ -219,7 +219,10 @@ pub fn verify_credentials(data: &[u8]) {
             (second, Box::new(make))
         }
         Scheme::None => (&[][..], Box::new(|_: &[u8]| Credentials::None)),
-        _ => (first, Box::new(|secret: &[u8]| Credentials::Secret(secret.into()))),
+        _ => (
+            first,
+            Box::new(|secret: &[u8]| Credentials::Secret(secret.into())),
+        ),
     };
     let credentials = make(shown);
     let needle = String::from_utf8_lossy(shown);
@@ -354,13 +357,18 @@ pub fn hook_rules(data: &[u8]) {
     for text in [&mount, &rule] {
         if let Ok(pattern) = Pattern::parse(text) {
             let printed = pattern.to_string();
-            assert_eq!(Pattern::parse(&printed), Ok(pattern), "{text:?} → {printed:?}");
+            assert_eq!(
+                Pattern::parse(&printed),
+                Ok(pattern),
+                "{text:?} → {printed:?}"
+            );
         }
     }
-    let mount = Pattern::parse_mount(&mount).unwrap_or_else(|_| match Pattern::parse("/hooks/fuzz") {
-        Ok(own) => own,
-        Err(e) => panic!("{e}"),
-    });
+    let mount =
+        Pattern::parse_mount(&mount).unwrap_or_else(|_| match Pattern::parse("/hooks/fuzz") {
+            Ok(own) => own,
+            Err(e) => panic!("{e}"),
+        });
     let methods = methods
         .split(|&b| b == b'\n')
         .filter(|m| !m.is_empty())
@@ -415,7 +423,10 @@ pub fn outbound(data: &[u8]) {
         let allowed = list.allows(&scheme, &host, port);
         if let Some(ip) = ip {
             let connect = list.check_connect(&scheme, &host, port, ip);
-            assert!(allowed || connect.is_err(), "connects where it may not send");
+            assert!(
+                allowed || connect.is_err(),
+                "connects where it may not send"
+            );
         }
     }
     if let Some(suggestion) = suggest_entry(&scheme, &host, port) {
@@ -453,7 +464,10 @@ pub fn sidecar(data: &[u8]) {
         "{:?} {:?} {:?}",
         settings.secret,
         settings.secret_source,
-        settings.basic_auth.as_ref().map(|b| (&b.password, &b.password_source))
+        settings
+            .basic_auth
+            .as_ref()
+            .map(|b| (&b.password, &b.password_source))
     );
     for secret in secrets {
         assert!(!shown.contains(&secret), "Debug shows an inline secret");
