@@ -478,3 +478,102 @@ pub fn sidecar(data: &[u8]) {
     let _ = settings.plugin_config();
     let _ = settings.config_problem();
 }
+
+// ---- what plugins answer ------------------------------------------------------
+
+/// What a plugin may answer, which a hostile plugin chooses byte by byte:
+///
+/// ```text
+/// STATUS\nNAME: VALUE\n…\n\nBODY
+/// ```
+///
+/// The status, headers and body are a generic hook's response; each line
+/// of the whole input is also a Pyrus comment's text, an email, a field
+/// code and a field value (as text, as JSON and, from its length, as a
+/// number). What the host sends on must be a valid HTTP response and valid
+/// JSON.
+pub fn plugin_answer(data: &[u8]) {
+    use hookhost::bindings::exports::hookhost::plugin::pyrus_bot_handler::Comment;
+    use hookhost::bindings::hookhost::plugin::pyrus_types::{
+        FieldRef, FieldUpdate, FieldValue, PersonRef,
+    };
+    use hookhost::bindings::hookhost::plugin::types::Field;
+    use hookhost::bindings::http_hook::hookhost::plugin::http_types::Response;
+
+    let (head, body) = match data.windows(2).position(|w| w == b"\n\n") {
+        Some(i) => (&data[..i], &data[i + 2..]),
+        None => (data, &[][..]),
+    };
+    let (status, headers) = line(head);
+    let headers: Vec<Field> = headers
+        .split(|&b| b == b'\n')
+        .filter_map(|h| {
+            let (key, value) = text(h)
+                .split_once(':')
+                .map(|(k, v)| (k.into(), v.trim().into()))?;
+            Some(Field { key, value })
+        })
+        .collect();
+    let response = Response {
+        status: text(status).trim().parse().unwrap_or(200),
+        headers,
+        body: body.to_vec(),
+    };
+    if let Ok((status, map, sent)) = http_hook::response(Some(response)) {
+        assert!((200..600).contains(&status.as_u16()));
+        assert!(!map.contains_key(http::header::CONTENT_LENGTH));
+        assert!(sent.is_empty() || map.contains_key(http::header::CONTENT_TYPE));
+    }
+
+    let lines: Vec<String> = data.split(|&b| b == b'\n').map(text).collect();
+    let person = |s: &String| PersonRef::Email(s.clone());
+    let field_updates = lines
+        .iter()
+        .flat_map(|s| {
+            let number = f64::from_bits((s.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            [
+                FieldValue::Text(s.clone()),
+                FieldValue::Json(s.clone()),
+                FieldValue::Number(number),
+            ]
+            .map(|value| FieldUpdate {
+                field: FieldRef::Code(s.clone()),
+                value,
+            })
+        })
+        .collect();
+    let comment = Comment {
+        text: lines.first().cloned(),
+        formatted_text: lines.get(1).cloned(),
+        approval_choice: None,
+        action: None,
+        reassign_to: lines.first().map(person),
+        participants_added: lines.iter().map(person).collect(),
+        participants_removed: Vec::new(),
+        subscribers_added: Vec::new(),
+        subscribers_removed: Vec::new(),
+        approvals_added: vec![lines.iter().map(person).collect()],
+        approvals_removed: Vec::new(),
+        field_updates,
+        due_date: lines.get(2).cloned(),
+        due: None,
+        duration: Some(u32::MAX),
+        spent_minutes: None,
+        attachments: lines.clone(),
+    };
+    if let Ok(json) = pyrus_bot::comment_json(comment) {
+        assert!(
+            serde_json_ok(&json),
+            "the comment sent to Pyrus is not JSON: {}",
+            String::from_utf8_lossy(&json)
+        );
+    }
+}
+
+/// Whether `bytes` is one JSON value. serde_json stops at 128 levels, which
+/// a plugin's JSON field value plus the comment around it can pass: deeper
+/// answers are not checked.
+fn serde_json_ok(bytes: &[u8]) -> bool {
+    let depth = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    depth > 100 || serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
+}
