@@ -335,7 +335,13 @@ pub fn hook_body(data: &[u8]) {
             own_mount: true,
         }
     };
-    let _ = http_hook::decode(&route(false), &headers, body);
+    use hookhost::bindings::http_hook::hookhost::plugin::http_types::DecodedBody;
+    match http_hook::decode(&route(false), &headers, body) {
+        // Whole-body JSON is handed over as sent, not re-encoded.
+        Ok(DecodedBody::Json(json)) => assert_eq!(json.as_bytes(), body),
+        Ok(DecodedBody::Form(_)) => assert!(form_param.is_empty()),
+        _ => {}
+    }
     // A raw route never decodes, so never refuses a body.
     assert!(http_hook::decode(&route(true), &headers, body).is_ok());
 }
@@ -383,6 +389,12 @@ pub fn hook_rules(data: &[u8]) {
     let Ok(routes) = declare_routes(&mount, true, vec![declared]) else {
         return;
     };
+    // The host's own routes are reserved, as the server reserves them.
+    let reserved: Vec<Pattern> = ["/pyrus/<plugin>", "/hooks/fuzz/<rule>"]
+        .iter()
+        .filter_map(|rule| Pattern::parse(rule).ok())
+        .collect();
+    let _ = hookhost::plugins::HookTable::new(&reserved).conflict(&routes);
     let Some(segments) = split_path(&path) else {
         return;
     };

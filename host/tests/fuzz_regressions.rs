@@ -125,3 +125,56 @@ fn a_secret_file_behind_a_symlink_is_read() {
         other => panic!("expected the secret, got {other:?}"),
     }
 }
+
+/// plugin_answer, crash-e2ea29da879e1b8c37b67a352527dd326c9ea2f8: a plugin's
+/// field value given as JSON text `202e012018` is JSON by its syntax, but a
+/// number no reader can hold (serde_json itself refuses it, "number out of
+/// range"); it went to Pyrus as it was. Like a non-finite `number`, it is
+/// now an answer the protocol cannot carry (502).
+#[test]
+fn a_comment_field_value_whose_json_number_overflows_is_refused() {
+    use hookhost::bindings::exports::hookhost::plugin::pyrus_bot_handler::Comment;
+    use hookhost::bindings::hookhost::plugin::pyrus_types::{FieldRef, FieldUpdate, FieldValue};
+    use hookhost::protocol::pyrus_bot::comment_json;
+
+    let comment = |json: &str| Comment {
+        text: None,
+        formatted_text: None,
+        approval_choice: None,
+        action: None,
+        reassign_to: None,
+        participants_added: Vec::new(),
+        participants_removed: Vec::new(),
+        subscribers_added: Vec::new(),
+        subscribers_removed: Vec::new(),
+        approvals_added: Vec::new(),
+        approvals_removed: Vec::new(),
+        field_updates: vec![FieldUpdate {
+            field: FieldRef::Code("f".into()),
+            value: FieldValue::Json(json.into()),
+        }],
+        due_date: None,
+        due: None,
+        duration: None,
+        spent_minutes: None,
+        attachments: Vec::new(),
+    };
+    for overflowing in ["202e012018", "-1e400", "[1, {\"a\": 1e309}]"] {
+        let err = comment_json(comment(overflowing)).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("field value is not valid JSON: number out of range"),
+            "{overflowing}: {err}"
+        );
+    }
+    // The largest finite numbers, and big integers, still go as written.
+    for fine in [
+        "1.7976931348623157e308",
+        "-1e-400",
+        "123456789012345678901234567890",
+    ] {
+        let json = comment_json(comment(fine)).unwrap();
+        let expected = format!(r#"{{"field_updates":[{{"code":"f","value":{fine}}}]}}"#);
+        assert_eq!(String::from_utf8(json).unwrap(), expected);
+    }
+}
