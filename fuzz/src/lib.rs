@@ -138,6 +138,7 @@ pub fn verify(check: Check, data: &[u8]) {
     if let Err(e) = result {
         let message = e.to_string();
         assert!(message.len() < 200, "{message}");
+        assert!(!message.chars().any(char::is_control), "{message:?}");
     }
 }
 
@@ -179,6 +180,9 @@ fn apply(edit: &[u8], headers: &mut HeaderMap, now: &mut SystemTime) -> bool {
     true
 }
 
+/// Credentials from the one credential a scheme hides.
+type MakeCredentials = Box<dyn Fn(&[u8]) -> Credentials>;
+
 /// Credentials as a sidecar could give them, for every scheme:
 ///
 /// ```text
@@ -199,7 +203,7 @@ pub fn verify_credentials(data: &[u8]) {
     let (second, body) = line(rest);
     // The credential that `Debug` must hide, and the credentials with it
     // or with a stand-in (whose `Debug` shows what may be shown).
-    let (shown, make): (&[u8], Box<dyn Fn(&[u8]) -> Credentials>) = match scheme {
+    let (shown, make): (&[u8], MakeCredentials) = match scheme {
         Scheme::Token => {
             let Ok(header) = HeaderName::from_bytes(first) else {
                 return;
