@@ -88,9 +88,13 @@ impl TryFrom<Vec<String>> for AllowList {
 /// The entry that would allow a denied request, for the warning that says
 /// what to add: `scheme://host`, with `:port` only when it is not the
 /// scheme's default. `None` when no entry could allow it (a scheme other
-/// than http/https, a host no entry can name).
+/// than http/https, a host no entry can name, port 0).
 pub fn suggest_entry(scheme: &str, host: &str, port: Option<u16>) -> Option<String> {
     let default = default_port(scheme)?;
+    // No entry names port 0 (nothing listens there), so no hint would parse.
+    if port == Some(0) {
+        return None;
+    }
     let host = match Host::parse(host)? {
         Host::Name(name) => name,
         Host::Ip(IpAddr::V4(ip)) => ip.to_string(),

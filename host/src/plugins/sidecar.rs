@@ -428,7 +428,7 @@ fn resolve_secret(source: &SecretSource, dir: &Path) -> SecretState {
         }),
         SecretSource::File(path) => {
             let full = dir.join(path);
-            std::fs::read_to_string(&full)
+            read_secret_file(&full)
                 // `echo secret > file` leaves a newline that is not part of the secret.
                 .map(|v| v.trim_end_matches(['\n', '\r']).to_owned())
                 .map_err(|e| format!("secret file {} cannot be read: {e}", full.display()))
@@ -442,6 +442,33 @@ fn resolve_secret(source: &SecretSource, dir: &Path) -> SecretState {
         Ok(text) => SecretState::Ready(Secret::new(text.into_bytes())),
         Err(why) => SecretState::Unusable(why),
     }
+}
+
+/// A secret file longer than this is surely not a secret (a key, a token or
+/// a password is well under 1 KiB); it is refused, not read on.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// The file's text, if it is a regular file of at most
+/// [`MAX_SECRET_FILE_BYTES`]: a device (`/dev/zero`) or a FIFO would
+/// otherwise be read without end, or block the loader for good.
+fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    // `metadata` follows symlinks (Kubernetes mounts secrets that way) and,
+    // unlike opening, does not block on a FIFO.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("longer than {MAX_SECRET_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

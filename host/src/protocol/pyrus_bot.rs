@@ -254,8 +254,13 @@ impl Serialize for Wire<'_, FieldUpdate> {
                 return Err(S::Error::custom(why));
             }
             FieldValue::Json(json) => {
-                let json: &RawValue = serde_json::from_str(json)
-                    .map_err(|e| S::Error::custom(format!("field value is not valid JSON: {e}")))?;
+                let invalid = |e: serde_json::Error| {
+                    S::Error::custom(format!("field value is not valid JSON: {e}"))
+                };
+                let json: &RawValue = serde_json::from_str(json).map_err(invalid)?;
+                // The syntax alone lets through numbers no reader can hold
+                // (`1e400`); like a non-finite `number`, they are not sent.
+                serde_json::from_str::<serde_json::Value>(json.get()).map_err(invalid)?;
                 map.serialize_entry("value", json)?;
             }
         }

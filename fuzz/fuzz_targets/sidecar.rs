@@ -1,0 +1,5 @@
+#![no_main]
+
+use hookhost_fuzz::*;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sidecar(data));
