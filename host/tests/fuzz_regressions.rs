@@ -14,13 +14,22 @@ fn outbound_lines(input: &str) -> Vec<&str> {
     input.split('\n').collect()
 }
 
-/// outbound, crash-79927954c8f47016fa49e14774678b279708997b: a denied
-/// request to port 0 got the hint `http://10.0.2.3:0`, an entry that does
-/// not parse ("port 0 cannot be connected to"). No entry can name port 0,
-/// so there is no hint.
+/// outbound, crash-79927954c8f47016fa49e14774678b279708997b and
+/// crash-3f5d90d1453b9a529c5c14a1d5897fa1ef918cf7: a denied request to port
+/// 0 got the hint `http://10.0.2.3:0` (or `https://[fd00::1]:0`), an entry
+/// that does not parse ("port 0 cannot be connected to"). No entry can name
+/// port 0, so there is no hint.
 #[test]
 fn a_request_to_port_0_gets_no_allow_list_hint() {
-    let input = "http://05.0.0.0/8\nhttp\n10.0.2.3\n0\n.1*.1.2.3";
+    for input in [
+        "http://05.0.0.0/8\nhttp\n10.0.2.3\n0\n.1*.1.2.3",
+        "https://fd00::/8\nhttps\n[fd00::1]\n0\ndf0::1",
+    ] {
+        port_0_gets_no_hint(input);
+    }
+}
+
+fn port_0_gets_no_hint(input: &str) {
     let lines = outbound_lines(input);
     let (scheme, host, port) = (lines[1], lines[2], lines[3].parse::<u16>().ok());
     assert_eq!(port, Some(0));
