@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 
 use rusqlite::Connection;
 
-use super::schema;
 use crate::journal::JournalError;
+use crate::state::sqlite::schema;
 
 pub(super) struct Readers {
     path: PathBuf,
