@@ -35,10 +35,6 @@ struct Called<'a> {
     query: &'a str,
 }
 
-const fn posted(name: &'static str) -> Called<'static> {
-    Called { name, query: "" }
-}
-
 /// Answers a resend from memory, or parses the call, runs the plugin, and
 /// answers in the protocol's JSON.
 async fn call(
@@ -107,33 +103,25 @@ pub async fn pulse(State(app): App, request: Call) -> Response {
     probed.await.unwrap_or_else(failure)
 }
 
-pub async fn authorize(State(app): App, request: Call) -> Response {
-    call(&app, request, posted("authorize"), |b| {
-        parse_authorize(&b).map(Authorize)
-    })
-    .await
+/// A POSTed call, named `$name`, whose body `$parse` reads.
+macro_rules! posted {
+    ($handler:ident, $name:literal, $parse:expr) => {
+        pub async fn $handler(State(app): App, request: Call) -> Response {
+            let called = Called {
+                name: $name,
+                query: "",
+            };
+            call(&app, request, called, $parse).await
+        }
+    };
 }
 
-pub async fn toggle(State(app): App, request: Call) -> Response {
-    call(&app, request, posted("toggle"), |b| {
-        parse_toggle(&b).map(Toggle)
-    })
-    .await
-}
-
-pub async fn event(State(app): App, request: Call) -> Response {
-    call(&app, request, posted("event"), |b| {
-        parse_event(b).map(Event)
-    })
-    .await
-}
-
-pub async fn send_message(State(app): App, request: Call) -> Response {
-    call(&app, request, posted("sendmessage"), |b| {
-        parse_message(&b).map(SendMessage)
-    })
-    .await
-}
+posted!(authorize, "authorize", |b| parse_authorize(&b)
+    .map(Authorize));
+posted!(toggle, "toggle", |b| parse_toggle(&b).map(Toggle));
+posted!(event, "event", |b| parse_event(b).map(Event));
+posted!(send_message, "sendmessage", |b| parse_message(&b)
+    .map(SendMessage));
 
 /// `GET /getavailablenumbers?…`: the parameters are in the query string.
 pub async fn available_numbers(State(app): App, query: RawQuery, request: Call) -> Response {
