@@ -13,7 +13,7 @@ mod worker;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -155,11 +155,7 @@ impl Deliveries {
     /// The journal's size, read at most every [`SIZE_EVERY`].
     async fn journal_size(&self) -> u64 {
         let stale = {
-            let mut size = self
-                .shared
-                .size
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut size = lock(&self.shared.size);
             let stale = size.0.elapsed() >= SIZE_EVERY;
             if stale {
                 size.0 = Instant::now();
@@ -178,10 +174,7 @@ impl Deliveries {
     /// Tells the plugin's worker there is work, starting it if needed.
     fn wake(&self, plugin: &str) {
         let shared = &self.shared;
-        let mut workers = shared
-            .workers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut workers = lock(&shared.workers);
         if let Some(wake) = workers.get(plugin) {
             wake.notify_one();
             return;
@@ -232,9 +225,8 @@ impl Deliveries {
             if self.running() > 0 {
                 continue;
             }
-            let plugins = match self.shared.journal.plugins_with_work().await {
-                Ok(plugins) => plugins,
-                Err(_) => return,
+            let Ok(plugins) = self.shared.journal.plugins_with_work().await else {
+                return;
             };
             let mut due = false;
             for plugin in plugins {
@@ -255,4 +247,10 @@ impl Deliveries {
         self.shared.tracker.close();
         self.shared.tracker.wait().await;
     }
+}
+
+/// What these locks guard is whole after every change, so a poisoned lock
+/// is still used.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

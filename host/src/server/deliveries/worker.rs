@@ -105,13 +105,8 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery) -> DeliveryId {
         }
         Err(failure) => {
             if failure.progress > delivery.progress {
-                record(
-                    &shared,
-                    &delivery.id,
-                    None,
-                    Outcome::Progress(failure.progress),
-                )
-                .await;
+                let progress = Outcome::Progress(failure.progress);
+                record(&shared, &delivery.id, None, progress).await;
             }
             let outcome = next(&retry, attempts, failure.last, ended_at);
             match outcome {
