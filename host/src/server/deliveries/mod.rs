@@ -191,23 +191,17 @@ impl Deliveries {
     /// if it was a success and not too long ago. A journal that cannot be
     /// read is logged and the request runs (at least once, as without ids).
     pub async fn recall(&self, plugin: &str, key: &str) -> Option<SeenAnswer> {
-        match self.shared.journal.recall(plugin, key, now_ms()).await {
-            Ok(answer) => answer,
-            Err(e) => {
-                tracing::warn!(plugin, "cannot look up the delivery id: {e}");
-                None
-            }
-        }
+        let recalled = self.shared.journal.recall(plugin, key, now_ms()).await;
+        recalled.unwrap_or_else(|e| {
+            tracing::warn!(plugin, "cannot look up the delivery id: {e}");
+            None
+        })
     }
 
     pub async fn remember(&self, plugin: &str, key: &str, answer: SeenAnswer, for_ms: i64) {
         let until = now_ms().saturating_add(for_ms);
-        if let Err(e) = self
-            .shared
-            .journal
-            .remember(plugin, key, answer, until)
-            .await
-        {
+        let remembered = self.shared.journal.remember(plugin, key, answer, until);
+        if let Err(e) = remembered.await {
             tracing::warn!(plugin, "cannot remember the delivery id: {e}");
         }
     }
