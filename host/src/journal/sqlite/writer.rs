@@ -106,12 +106,7 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, commits: &AtomicU64) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
         // Counted before the answers go out, so a caller that has its
         // answer also sees its commit counted.
         commits.fetch_add(1, Ordering::Relaxed);
