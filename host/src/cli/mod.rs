@@ -22,10 +22,7 @@ use crate::server::routes;
 use crate::verify::Scheme;
 
 pub fn main() -> ExitCode {
-    let cli = match parse() {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
+    let cli = parse().unwrap_or_else(|e| e.exit());
     match &cli.command {
         Command::Serve(args) => init_logging("info", args.log_json),
         // Problems show in what they print; the log only adds warnings.

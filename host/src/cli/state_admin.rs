@@ -77,12 +77,11 @@ pub async fn run(args: StateCmdArgs) -> anyhow::Result<()> {
     match args.action {
         None => {
             let usage = store.usage().await?;
-            if usage.is_empty() {
-                writeln!(out, "no plugin has state")?;
-            }
             let width = usage.iter().map(|u| u.plugin.len()).max().unwrap_or(0);
             let width = width.max("PLUGIN".len());
-            if !usage.is_empty() {
+            if usage.is_empty() {
+                writeln!(out, "no plugin has state")?;
+            } else {
                 writeln!(out, "{:<width$}  {:>8}  {:>12}", "PLUGIN", "KEYS", "BYTES")?;
             }
             for u in usage {
@@ -97,9 +96,9 @@ pub async fn run(args: StateCmdArgs) -> anyhow::Result<()> {
                 for key in page.keys {
                     writeln!(out, "{}", printable(&key))?;
                 }
-                match page.cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break,
+                cursor = page.cursor;
+                if cursor.is_none() {
+                    break;
                 }
             }
         }

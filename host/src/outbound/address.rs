@@ -154,16 +154,16 @@ fn special_v6(ip: Ipv6Addr) -> Option<Refused> {
     }
     let octets = ip.octets();
     let wide = IpAddr::V6(ip);
+    // The last 32 bits, where both forms below carry the IPv4 address.
+    let last = Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
     if IPV4_COMPATIBLE.contains(wide) {
         // Deprecated (RFC 4291) and never a way to a public host either.
-        let v4 = Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
-        return special_v4(v4).or(Some(Refused::Reserved(IPV4_COMPATIBLE)));
+        return special_v4(last).or(Some(Refused::Reserved(IPV4_COMPATIBLE)));
     }
     if NAT64.contains(wide) {
         // A DNS64 resolver synthesises these for IPv4-only names; the
         // translator delivers to the embedded address.
-        let v4 = Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
-        return special_v4(v4);
+        return special_v4(last);
     }
     if SIX_TO_FOUR.contains(wide) {
         let v4 = Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]);

@@ -8,7 +8,6 @@
 //! byte total; every entry lives as long, so the oldest is the first to
 //! expire and the first to go when the memo is full.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use hashlink::LinkedHashMap;
 use sha2::{Digest, Sha256};
 
 use crate::plugins::LoadedPlugin;
@@ -115,18 +115,14 @@ pub struct AnswerMemo {
 
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<Key, Entry>,
-    /// Keys in the order they were stored, with the `seq` they were stored
-    /// under: a key stored again leaves a stale slot, skipped when popped.
-    order: VecDeque<(Key, u64)>,
+    /// In the order they were stored: the front is the first to expire.
+    entries: LinkedHashMap<Key, Entry>,
     bytes: usize,
-    next_seq: u64,
 }
 
 struct Entry {
     answer: Answer,
     stored: Instant,
-    seq: u64,
 }
 
 impl Default for AnswerMemo {
@@ -187,14 +183,10 @@ impl AnswerMemo {
                 break;
             }
         }
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
         inner.bytes += cost;
-        inner.order.push_back((key.clone(), seq));
         let entry = Entry {
             answer,
             stored: now,
-            seq,
         };
         inner.entries.insert(key, entry);
     }
@@ -212,28 +204,21 @@ impl AnswerMemo {
 }
 
 impl Inner {
-    /// Drops entries older than `ttl`; they sit at the front of `order`.
+    /// Drops entries older than `ttl`; they sit at the front.
     fn expire(&mut self, now: Instant, ttl: Duration) {
-        while let Some((key, seq)) = self.order.front() {
-            let live = self.entries.get(key).filter(|e| e.seq == *seq);
-            match live {
-                Some(e) if now.saturating_duration_since(e.stored) < ttl => return,
-                _ => {
-                    self.pop_oldest();
-                }
-            }
+        while let Some((_, e)) = self.entries.front()
+            && now.saturating_duration_since(e.stored) >= ttl
+        {
+            self.pop_oldest();
         }
     }
 
-    /// Removes the oldest slot (and its entry, unless the slot is stale).
-    /// False when there is nothing left.
+    /// Removes the oldest entry; false when there is none.
     fn pop_oldest(&mut self) -> bool {
-        let Some((key, seq)) = self.order.pop_front() else {
+        let Some((key, old)) = self.entries.pop_front() else {
             return false;
         };
-        if self.entries.get(&key).is_some_and(|e| e.seq == seq) {
-            self.remove(&key);
-        }
+        self.bytes = self.bytes.saturating_sub(old.answer.cost(&key));
         true
     }
 

@@ -27,30 +27,20 @@ type App = State<Arc<AppState>>;
 /// The request, or why intake refused it, which is answered in the
 /// protocol's shape too.
 type Call = Result<Verified<PyrusExtPre<HostState>>, ApiError>;
-type ExtParse = Result<ExtCall, BadRequest>;
-
-/// Which call, and the query string that is its only input for a GET.
-struct Called<'a> {
-    name: &'static str,
-    query: &'a str,
-}
-
-const fn posted(name: &'static str) -> Called<'static> {
-    Called { name, query: "" }
-}
 
 /// Answers a resend from memory, or parses the call, runs the plugin, and
-/// answers in the protocol's JSON.
+/// answers in the protocol's JSON. `name` is the call's, and `query` its
+/// query string, which is the only input of a GET.
 async fn call(
     app: &AppState,
     request: Call,
-    called: Called<'_>,
-    parse: impl FnOnce(Bytes) -> ExtParse,
+    (name, query): (&str, &str),
+    parse: impl FnOnce(Bytes) -> Result<ExtCall, BadRequest>,
 ) -> Response {
     let answered = async {
         let request = request?;
         let retry = pyrus_bot::parse_retry(request.headers.get(pyrus_bot::RETRY_HEADER))?;
-        let key = Key::new(&request.plugin, called.name, called.query, &request.body);
+        let key = Key::new(&request.plugin, name, query, &request.body);
         if let Some(repeated) = app.answers.recall(&key, &request.headers) {
             return Ok(repeated);
         }
@@ -107,43 +97,23 @@ pub async fn pulse(State(app): App, request: Call) -> Response {
     probed.await.unwrap_or_else(failure)
 }
 
-pub async fn authorize(State(app): App, request: Call) -> Response {
-    call(&app, request, posted("authorize"), |b| {
-        parse_authorize(&b).map(Authorize)
-    })
-    .await
+/// A POSTed call, named `$name`, whose body `$parse` reads.
+macro_rules! posted {
+    ($handler:ident, $name:literal => $parse:expr) => {
+        pub async fn $handler(State(app): App, request: Call) -> Response {
+            call(&app, request, ($name, ""), $parse).await
+        }
+    };
 }
 
-pub async fn toggle(State(app): App, request: Call) -> Response {
-    call(&app, request, posted("toggle"), |b| {
-        parse_toggle(&b).map(Toggle)
-    })
-    .await
-}
-
-pub async fn event(State(app): App, request: Call) -> Response {
-    call(&app, request, posted("event"), |b| {
-        parse_event(b).map(Event)
-    })
-    .await
-}
-
-pub async fn send_message(State(app): App, request: Call) -> Response {
-    call(&app, request, posted("sendmessage"), |b| {
-        parse_message(&b).map(SendMessage)
-    })
-    .await
-}
+posted!(authorize, "authorize" => |b| parse_authorize(&b).map(Authorize));
+posted!(toggle, "toggle" => |b| parse_toggle(&b).map(Toggle));
+posted!(event, "event" => |b| parse_event(b).map(Event));
+posted!(send_message, "sendmessage" => |b| parse_message(&b).map(SendMessage));
 
 /// `GET /getavailablenumbers?…`: the parameters are in the query string.
 pub async fn available_numbers(State(app): App, query: RawQuery, request: Call) -> Response {
     let query = query.0.unwrap_or_default();
-    let called = Called {
-        name: "getavailablenumbers",
-        query: &query,
-    };
-    call(&app, request, called, |_| {
-        parse_numbers_query(&query).map(AvailableNumbers)
-    })
-    .await
+    let parse = |_| parse_numbers_query(&query).map(AvailableNumbers);
+    call(&app, request, ("getavailablenumbers", &query), parse).await
 }

@@ -78,31 +78,28 @@ impl Quota {
 }
 
 pub(crate) fn check_key(key: &str) -> Result<(), StateError> {
-    if key.len() > MAX_KEY_BYTES {
-        return Err(StateError::KeyTooLong {
-            len: key.len(),
-            max: MAX_KEY_BYTES,
-        });
-    }
-    Ok(())
+    at_most(key.len(), MAX_KEY_BYTES, |len, max| {
+        StateError::KeyTooLong { len, max }
+    })
 }
 
 pub(crate) fn check_value(value: &[u8]) -> Result<(), StateError> {
-    if value.len() > MAX_VALUE_BYTES {
-        return Err(StateError::ValueTooLarge {
-            len: value.len(),
-            max: MAX_VALUE_BYTES,
-        });
-    }
-    Ok(())
+    at_most(value.len(), MAX_VALUE_BYTES, |len, max| {
+        StateError::ValueTooLarge { len, max }
+    })
 }
 
 pub(crate) fn check_batch(len: usize) -> Result<(), StateError> {
-    if len > MAX_BATCH_ITEMS {
-        return Err(StateError::BatchTooLarge {
-            len,
-            max: MAX_BATCH_ITEMS,
-        });
+    at_most(len, MAX_BATCH_ITEMS, |len, max| StateError::BatchTooLarge {
+        len,
+        max,
+    })
+}
+
+/// `Ok` up to `max`; past it, the error `over` makes of the length and `max`.
+fn at_most(len: usize, max: usize, over: fn(usize, usize) -> StateError) -> Result<(), StateError> {
+    if len > max {
+        return Err(over(len, max));
     }
     Ok(())
 }

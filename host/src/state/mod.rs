@@ -13,7 +13,7 @@
 
 mod error;
 mod limits;
-mod sqlite;
+pub(crate) mod sqlite;
 #[cfg(test)]
 mod tests;
 

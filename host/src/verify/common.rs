@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::http::header::AsHeaderName;
+use axum::http::header::GetAll;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use base64::alphabet;
@@ -31,45 +31,28 @@ pub(super) const BASE64: GeneralPurpose = GeneralPurpose::new(
 
 /// The one value of `header`. Absent is `Missing`; sent twice is
 /// `Malformed`, since it is then unclear which one the sender signed.
-pub(super) fn single(headers: &HeaderMap, header: impl Named) -> Result<&HeaderValue, VerifyError> {
-    let mut values = headers.get_all(header).iter();
+pub(super) fn single<'a>(
+    headers: &'a HeaderMap,
+    header: &'static str,
+) -> Result<&'a HeaderValue, VerifyError> {
+    only(headers.get_all(header), || header.into(), header)
+}
+
+/// [`single`] for a header known only from the sidecar (the token scheme's
+/// `token_header`): `spelled` names it when missing, `label` when sent twice.
+pub(super) fn only<'a>(
+    values: GetAll<'a, HeaderValue>,
+    spelled: impl FnOnce() -> Cow<'static, str>,
+    label: &'static str,
+) -> Result<&'a HeaderValue, VerifyError> {
+    let mut values = values.iter();
     let first = values
         .next()
-        .ok_or_else(|| VerifyError::Missing(header.spelled()))?;
+        .ok_or_else(|| VerifyError::Missing(spelled()))?;
     if values.next().is_some() {
-        return Err(VerifyError::Malformed(header.label()));
+        return Err(VerifyError::Malformed(label));
     }
     Ok(first)
-}
-
-/// A header [`single`] reads, and how its errors name it.
-pub(super) trait Named: AsHeaderName + Copy {
-    fn spelled(self) -> Cow<'static, str>;
-    fn label(self) -> &'static str;
-}
-
-/// A scheme's own header, spelled as its sender documents it.
-impl Named for &'static str {
-    fn spelled(self) -> Cow<'static, str> {
-        self.into()
-    }
-
-    fn label(self) -> &'static str {
-        self
-    }
-}
-
-/// The token scheme's `token_header`, known only from the sidecar.
-impl Named for &HeaderName {
-    fn spelled(self) -> Cow<'static, str> {
-        self.as_str().to_owned().into()
-    }
-
-    /// `Malformed` takes a `'static` name, which this header lacks; only the
-    /// token scheme reads such a header.
-    fn label(self) -> &'static str {
-        "token"
-    }
 }
 
 /// The header's text, trimmed; anything but visible ASCII is `Malformed`.
@@ -326,8 +309,15 @@ pub(super) mod tests {
         assert_eq!(single(&map, "C"), Err(VerifyError::Missing("C".into())));
         assert_eq!(single(&map, "B"), Err(VerifyError::Malformed("B")));
         let (b, c) = (HeaderName::from_static("b"), HeaderName::from_static("c"));
-        assert_eq!(single(&map, &c), Err(VerifyError::Missing("c".into())));
-        assert_eq!(single(&map, &b), Err(VerifyError::Malformed("token")));
+        let spelled = |name: &HeaderName| -> Cow<'static, str> { name.as_str().to_owned().into() };
+        assert_eq!(
+            only(map.get_all(&c), || spelled(&c), "token"),
+            Err(VerifyError::Missing("c".into()))
+        );
+        assert_eq!(
+            only(map.get_all(&b), || spelled(&b), "token"),
+            Err(VerifyError::Malformed("token"))
+        );
     }
 
     #[test]

@@ -75,11 +75,8 @@ impl Check for StandardWebhooks {
 }
 
 fn tag(mac: &Hmac<Sha256>, id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mac = mac_of(
-        mac,
-        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
-    );
-    mac.finalize().into_bytes().to_vec()
+    let signed: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
+    mac_of(mac, &signed).finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]

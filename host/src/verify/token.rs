@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::common::{digest, same_digest, single};
+use super::common::{digest, only, same_digest, single};
 use super::{Check, Credentials, Unfit, VerifyError};
 
 /// Names the token in errors without quoting it: "token not accepted".
@@ -62,7 +62,8 @@ impl Check for Token {
         let presented = if self.bearer {
             bearer_token(headers)?
         } else {
-            single(headers, &self.header)?.as_bytes()
+            let spelled = || self.header.as_str().to_owned().into();
+            only(headers.get_all(&self.header), spelled, TOKEN)?.as_bytes()
         };
         bool::from(same_digest(&digest(presented), &self.digest))
             .then_some(())

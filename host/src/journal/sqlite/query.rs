@@ -131,7 +131,7 @@ pub fn recall(
     key: &str,
     now: UnixMs,
 ) -> Result<Option<SeenAnswer>, JournalError> {
-    let answer = conn
+    Ok(conn
         .prepare_cached(
             "SELECT status, content_type, body FROM seen
              WHERE plugin = ?1 AND key = ?2 AND expires_at >= ?3",
@@ -143,6 +143,5 @@ pub fn recall(
                 body: row.get(2)?,
             })
         })
-        .optional()?;
-    Ok(answer)
+        .optional()?)
 }

@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 
 use rusqlite::Connection;
 
-use super::schema;
 use crate::journal::JournalError;
+use crate::state::sqlite::schema;
 
 pub(super) struct Readers {
     path: PathBuf,
@@ -33,10 +33,7 @@ impl Readers {
         read: impl FnOnce(&mut Connection) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
         let idle = self.lock().pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => schema::open_reader(&self.path)?,
-        };
+        let mut conn = idle.map_or_else(|| schema::open_reader(&self.path), Ok)?;
         let result = read(&mut conn);
         let mut idle = self.lock();
         if idle.len() < self.keep {

@@ -2,12 +2,12 @@
 //! Every failure here names the path, since it stops the host at start.
 
 use std::path::Path;
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use crate::journal::JournalError;
 use crate::state::Synchronous;
+use crate::state::sqlite::schema;
 
 pub(super) const FILE_NAME: &str = "journal.db";
 
@@ -65,15 +65,6 @@ CREATE TABLE IF NOT EXISTS seen (
 CREATE INDEX IF NOT EXISTS seen_by_expiry ON seen (expires_at);
 ";
 
-/// The operator CLI may write to the journal of a running host.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// After a checkpoint the WAL file is cut back to this size, so one burst
-/// does not leave a large file behind.
-const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
-
-const STATEMENT_CACHE: usize = 32;
-
 /// Fails early, with the OS's reason, where SQLite would later say only
 /// "unable to open database file".
 pub(super) fn check_folder(dir: &Path) -> Result<(), JournalError> {
@@ -97,70 +88,8 @@ pub(super) fn check_folder(dir: &Path) -> Result<(), JournalError> {
 
 /// The one connection that writes. Creates the file and schema if needed.
 pub(super) fn open_writer(path: &Path, sync: Synchronous) -> Result<Connection, JournalError> {
-    let open = |e: rusqlite::Error| JournalError::Open {
+    schema::open_writer(path, sync, SCHEMA, SCHEMA_VERSION).map_err(|problem| JournalError::Open {
         path: path.to_path_buf(),
-        problem: e.to_string(),
-    };
-    let mut conn = Connection::open(path).map_err(open)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
-    // The first statement that reads the file: garbage fails here, as
-    // "file is not a database".
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-        .map_err(open)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(JournalError::Open {
-            path: path.to_path_buf(),
-            problem: format!("journal mode is {mode}, WAL is required"),
-        });
-    }
-    let sync = match sync {
-        Synchronous::Full => "FULL",
-        Synchronous::Normal => "NORMAL",
-    };
-    conn.pragma_update(None, "synchronous", sync)
-        .map_err(open)?;
-    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
-        .map_err(open)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    migrate(&mut conn).map_err(|e| match e {
-        JournalError::Database(problem) => JournalError::Open {
-            path: path.to_path_buf(),
-            problem,
-        },
-        other => other,
-    })?;
-    Ok(conn)
-}
-
-/// A connection that only reads; opened after the writer made the schema.
-pub(super) fn open_reader(path: &Path) -> Result<Connection, JournalError> {
-    // Read-write without CREATE: WAL readers write the shared-memory index.
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "query_only", true)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), JournalError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    match version {
-        0 => {
-            tx.execute_batch(SCHEMA)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        }
-        SCHEMA_VERSION => {}
-        other => {
-            return Err(JournalError::Database(format!(
-                "schema version {other} is unknown to this hookhost (it knows {SCHEMA_VERSION})"
-            )));
-        }
-    }
-    tx.commit()?;
-    Ok(())
+        problem,
+    })
 }

@@ -18,43 +18,17 @@ use crate::journal::{JournalError, JournalFuture};
 /// write lock (the operator CLI waits for it) once a backlog has built up.
 const MAX_BATCH: usize = 512;
 
-type Job = Box<dyn Write>;
+/// One queued write, whatever its result type. Given the connection, it
+/// runs inside the batch's transaction and says whether it worked (a failed
+/// write is rolled back alone); given an error, it never runs. Either way
+/// it hands back its answer.
+type Job = Box<dyn FnOnce(Result<&Connection, JournalError>) -> (bool, Answer) + Send>;
 /// Answers one caller once the commit's fate is known.
 type Answer = Box<dyn FnOnce(Result<(), JournalError>) + Send>;
 
-/// One queued write, whatever its result type.
-trait Write: Send {
-    /// Runs inside the batch's transaction; says whether it worked (a
-    /// failed write is rolled back alone) and hands back its answer.
-    fn run(self: Box<Self>, conn: &Connection) -> (bool, Answer);
-    /// The write never ran.
-    fn fail(self: Box<Self>, error: JournalError);
-}
-
-struct Queued<F, T> {
-    write: F,
-    reply: oneshot::Sender<Result<T, JournalError>>,
-}
-
-impl<F, T> Write for Queued<F, T>
-where
-    F: FnOnce(&Connection) -> Result<T, JournalError> + Send,
-    T: Send + 'static,
-{
-    fn run(self: Box<Self>, conn: &Connection) -> (bool, Answer) {
-        let Queued { write, reply } = *self;
-        let result = write(conn);
-        let ok = result.is_ok();
-        let answer: Answer = Box::new(move |commit| {
-            // The caller may have stopped waiting; the write stands.
-            let _ = reply.send(commit.and(result));
-        });
-        (ok, answer)
-    }
-
-    fn fail(self: Box<Self>, error: JournalError) {
-        let _ = self.reply.send(Err(error));
-    }
+/// Tells the caller of a job that never ran why.
+fn fail(job: Job, error: JournalError) {
+    job(Err(error)).1(Ok(()));
 }
 
 /// The writer thread, joined on drop so the connection is closed (and the
@@ -94,7 +68,15 @@ impl Writer {
         write: impl FnOnce(&Connection) -> Result<T, JournalError> + Send + 'static,
     ) -> JournalFuture<'static, T> {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(Queued { write, reply });
+        let job: Job = Box::new(move |conn| {
+            let result = conn.and_then(write);
+            let ok = result.is_ok();
+            let answer: Answer = Box::new(move |commit| {
+                // The caller may have stopped waiting; the write stands.
+                let _ = reply.send(commit.and(result));
+            });
+            (ok, answer)
+        });
         let queued = self
             .jobs
             .as_ref()
@@ -124,12 +106,7 @@ fn run(conn: Connection, queue: mpsc::Receiver<Job>, commits: &AtomicU64) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
         // Counted before the answers go out, so a caller that has its
         // answer also sees its commit counted.
         commits.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +121,7 @@ fn commit(conn: &Connection, batch: impl Iterator<Item = Job>) {
         let e = JournalError::from(e);
         // Nothing ran; every caller hears why.
         for job in batch {
-            job.fail(e.clone());
+            fail(job, e.clone());
         }
         return;
     }
@@ -164,9 +141,9 @@ fn commit(conn: &Connection, batch: impl Iterator<Item = Job>) {
 fn run_one(conn: &Connection, job: Job) -> Answer {
     if let Err(e) = conn.execute_batch("SAVEPOINT job") {
         let e = JournalError::from(e);
-        return Box::new(move |_| job.fail(e));
+        return Box::new(move |_| fail(job, e));
     }
-    let (ok, answer) = job.run(conn);
+    let (ok, answer) = job(Ok(conn));
     let end = if ok {
         "RELEASE job"
     } else {

@@ -13,7 +13,7 @@ mod worker;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -155,11 +155,7 @@ impl Deliveries {
     /// The journal's size, read at most every [`SIZE_EVERY`].
     async fn journal_size(&self) -> u64 {
         let stale = {
-            let mut size = self
-                .shared
-                .size
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut size = lock(&self.shared.size);
             let stale = size.0.elapsed() >= SIZE_EVERY;
             if stale {
                 size.0 = Instant::now();
@@ -178,10 +174,7 @@ impl Deliveries {
     /// Tells the plugin's worker there is work, starting it if needed.
     fn wake(&self, plugin: &str) {
         let shared = &self.shared;
-        let mut workers = shared
-            .workers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut workers = lock(&shared.workers);
         if let Some(wake) = workers.get(plugin) {
             wake.notify_one();
             return;
@@ -198,23 +191,17 @@ impl Deliveries {
     /// if it was a success and not too long ago. A journal that cannot be
     /// read is logged and the request runs (at least once, as without ids).
     pub async fn recall(&self, plugin: &str, key: &str) -> Option<SeenAnswer> {
-        match self.shared.journal.recall(plugin, key, now_ms()).await {
-            Ok(answer) => answer,
-            Err(e) => {
-                tracing::warn!(plugin, "cannot look up the delivery id: {e}");
-                None
-            }
-        }
+        let recalled = self.shared.journal.recall(plugin, key, now_ms()).await;
+        recalled.unwrap_or_else(|e| {
+            tracing::warn!(plugin, "cannot look up the delivery id: {e}");
+            None
+        })
     }
 
     pub async fn remember(&self, plugin: &str, key: &str, answer: SeenAnswer, for_ms: i64) {
         let until = now_ms().saturating_add(for_ms);
-        if let Err(e) = self
-            .shared
-            .journal
-            .remember(plugin, key, answer, until)
-            .await
-        {
+        let remembered = self.shared.journal.remember(plugin, key, answer, until);
+        if let Err(e) = remembered.await {
             tracing::warn!(plugin, "cannot remember the delivery id: {e}");
         }
     }
@@ -232,9 +219,8 @@ impl Deliveries {
             if self.running() > 0 {
                 continue;
             }
-            let plugins = match self.shared.journal.plugins_with_work().await {
-                Ok(plugins) => plugins,
-                Err(_) => return,
+            let Ok(plugins) = self.shared.journal.plugins_with_work().await else {
+                return;
             };
             let mut due = false;
             for plugin in plugins {
@@ -255,4 +241,10 @@ impl Deliveries {
         self.shared.tracker.close();
         self.shared.tracker.wait().await;
     }
+}
+
+/// What these locks guard is whole after every change, so a poisoned lock
+/// is still used.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

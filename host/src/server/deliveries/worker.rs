@@ -46,17 +46,11 @@ pub(super) async fn work(shared: Arc<Shared>, plugin: Arc<str>, wake: Arc<Notify
                 Err(e) => tracing::error!(plugin = %plugin, "cannot read the journal: {e}"),
             }
         }
-        let wait = match shared.journal.next_due(&plugin).await {
-            Ok(Some(at)) => until(at).clamp(Duration::from_millis(1), POLL),
-            _ => POLL,
-        };
         // A due delivery that waits for a free slot is taken when one is
         // freed, not by spinning on the journal.
-        let wait = if wait <= Duration::from_millis(1) {
-            POLL
-        } else {
-            wait
-        };
+        let due = shared.journal.next_due(&plugin).await.ok().flatten();
+        let wait = due.map(until).filter(|w| *w > Duration::from_millis(1));
+        let wait = wait.map_or(POLL, |w| w.min(POLL));
         tokio::select! {
             Some(done) = running.join_next(), if !running.is_empty() => {
                 if let Ok(id) = done {
@@ -111,13 +105,8 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery) -> DeliveryId {
         }
         Err(failure) => {
             if failure.progress > delivery.progress {
-                record(
-                    &shared,
-                    &delivery.id,
-                    None,
-                    Outcome::Progress(failure.progress),
-                )
-                .await;
+                let progress = Outcome::Progress(failure.progress);
+                record(&shared, &delivery.id, None, progress).await;
             }
             let outcome = next(&retry, attempts, failure.last, ended_at);
             match outcome {

@@ -22,7 +22,7 @@ mod cache;
 mod durability_tests;
 mod ops;
 mod pool;
-mod schema;
+pub(crate) mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -156,7 +156,13 @@ impl SqliteStore {
     pub fn open_with(dir: &Path, options: SqliteOptions) -> Result<SqliteStore, StateError> {
         create_private_dir(dir)?;
         let path = dir.join(schema::FILE_NAME);
-        let conn = schema::open_writer(&path, options.synchronous)?;
+        let conn = schema::open_writer(
+            &path,
+            options.synchronous,
+            schema::SCHEMA,
+            schema::SCHEMA_VERSION,
+        )
+        .map_err(StateError::Database)?;
         let data_version = conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
         let readers = (0..options.readers.max(1))
             .map(|_| schema::open_reader(&path))

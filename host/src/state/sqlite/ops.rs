@@ -44,26 +44,18 @@ pub fn list_keys(
     // One row more than a page tells whether another page follows, so the
     // last page never comes with a cursor to an empty one.
     let limit = i64::try_from(PAGE_SIZE + 1).unwrap_or(i64::MAX);
-    let rows = stmt.query_map(params![bucket.name(), after, limit], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-    })?;
-    let mut keys = Vec::new();
-    let mut last_id = None;
-    let mut more = false;
-    for row in rows {
-        let (id, key) = row?;
-        if keys.len() == PAGE_SIZE {
-            more = true;
-            break;
-        }
-        keys.push(key);
-        last_id = Some(id);
-    }
-    let cursor = if more {
-        last_id.and_then(|id| u64::try_from(id).ok())
-    } else {
-        None
-    };
+    let mut rows = stmt
+        .query_map(params![bucket.name(), after, limit], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = rows.len() > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE);
+    let cursor = rows
+        .last()
+        .filter(|_| more)
+        .and_then(|(id, _)| u64::try_from(*id).ok());
+    let keys = rows.into_iter().map(|(_, key)| key).collect();
     Ok(KeyPage { keys, cursor })
 }
 
@@ -223,22 +215,29 @@ fn write<T>(
 /// The bucket's row, created on its first write.
 fn bucket_for_write(tx: &Transaction<'_>, bucket: &Bucket) -> Result<BucketRow, StateError> {
     // The no-op update makes RETURNING answer for an existing row too.
-    let (id, bytes, keys) = tx
+    let columns = tx
         .prepare_cached(
             "INSERT INTO buckets (name) VALUES (?1)
              ON CONFLICT (name) DO UPDATE SET name = excluded.name
              RETURNING id, bytes, keys",
         )?
-        .query_row(params![bucket.name()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?;
-    Ok(BucketRow {
-        id,
-        usage: Usage {
+        .query_row(params![bucket.name()], bucket_columns)?;
+    BucketRow::new(columns)
+}
+
+/// A `buckets` row's `id, bytes, keys`.
+fn bucket_columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+impl BucketRow {
+    fn new((id, bytes, keys): (i64, i64, i64)) -> Result<BucketRow, StateError> {
+        let usage = Usage {
             bytes: from_db(bytes)?,
             keys: from_db(keys)?,
-        },
-    })
+        };
+        Ok(BucketRow { id, usage })
+    }
 }
 
 /// Sets one entry and returns `usage` as it changes: a replaced value's size
@@ -286,23 +285,10 @@ fn remove_all<'k>(
     // Deleting from a bucket never written must not create its row.
     let row = tx
         .prepare_cached("SELECT id, bytes, keys FROM buckets WHERE name = ?1")?
-        .query_row(params![bucket.name()], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })
+        .query_row(params![bucket.name()], bucket_columns)
         .optional()?;
-    let Some((id, bytes, count)) = row else {
+    let Some(row) = row.map(BucketRow::new).transpose()? else {
         return Ok(());
-    };
-    let row = BucketRow {
-        id,
-        usage: Usage {
-            bytes: from_db(bytes)?,
-            keys: from_db(count)?,
-        },
     };
     let mut usage = row.usage;
     let mut stmt = tx.prepare_cached(
