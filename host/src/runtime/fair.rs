@@ -15,7 +15,7 @@
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -41,14 +41,41 @@ pub fn default_max_concurrency() -> u32 {
 
 /// One plugin's turns. Shared by every loaded version of the plugin, so a
 /// hot reload does not double what it may run.
+///
+/// A plugin whose calls fail without an answer (trap, memory limit,
+/// deadline) gets fewer turns: each such failure halves its window, each
+/// answered call widens it by one, up to `limit`. Once down to one turn, a
+/// call that fails keeps the turn for a cool-down of ten times its own run
+/// (at most a second) after it has answered its sender, so a plugin that
+/// fails every call runs at most a tenth of the time. A failing plugin gains
+/// nothing from running many calls at once, and the cores it would burn on
+/// them are its neighbours'.
 #[derive(Debug)]
 pub struct Admission {
     limit: u32,
     turns: Arc<Semaphore>,
+    window: Mutex<Window>,
 }
 
-/// A call's turn; dropped when the call ends.
-pub struct Turn(#[allow(dead_code)] OwnedSemaphorePermit);
+#[derive(Debug)]
+struct Window {
+    /// Turns the plugin may hold now, 1..=limit.
+    size: u32,
+    /// Turns to take out of circulation as they come back, after the
+    /// window shrank while they were held.
+    debt: u32,
+}
+
+/// A call's turn. Says how the call went when it ends; a turn dropped
+/// without (the call was cancelled) changes nothing.
+pub struct Turn {
+    admission: Arc<Admission>,
+    permit: Option<OwnedSemaphorePermit>,
+    started: Instant,
+}
+
+/// The longest a failed call keeps its plugin's last turn after it ended.
+const MAX_COOL_DOWN: Duration = Duration::from_secs(1);
 
 impl Admission {
     pub fn new(limit: u32) -> Arc<Admission> {
@@ -56,6 +83,10 @@ impl Admission {
         Arc::new(Admission {
             limit,
             turns: Arc::new(Semaphore::new(limit as usize)),
+            window: Mutex::new(Window {
+                size: limit,
+                debt: 0,
+            }),
         })
     }
 
@@ -63,18 +94,83 @@ impl Admission {
         self.limit
     }
 
+    /// The turns the plugin may hold now.
+    pub fn window(&self) -> u32 {
+        self.lock().size
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
+        self.window.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A turn, waiting at most `wait` for one (`None`: as long as it takes,
     /// for background deliveries that have nobody waiting on them).
-    pub async fn enter(&self, wait: Option<Duration>) -> Option<Turn> {
-        if let Ok(permit) = self.turns.clone().try_acquire_owned() {
-            return Some(Turn(permit));
-        }
-        let acquire = self.turns.clone().acquire_owned();
-        let permit = match wait {
-            None => acquire.await.ok()?,
-            Some(wait) => tokio::time::timeout(wait, acquire).await.ok()?.ok()?,
+    pub async fn enter(self: &Arc<Self>, wait: Option<Duration>) -> Option<Turn> {
+        let permit = match self.turns.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let acquire = self.turns.clone().acquire_owned();
+                match wait {
+                    None => acquire.await.ok()?,
+                    Some(wait) => tokio::time::timeout(wait, acquire).await.ok()?.ok()?,
+                }
+            }
         };
-        Some(Turn(permit))
+        Some(Turn {
+            admission: self.clone(),
+            permit: Some(permit),
+            started: Instant::now(),
+        })
+    }
+}
+
+impl Turn {
+    /// The call ended; `answered` is false when the plugin gave no answer.
+    pub fn done(mut self, answered: bool) {
+        let admission = self.admission.clone();
+        let mut window = admission.lock();
+        if answered {
+            if window.size < admission.limit {
+                window.size += 1;
+                // Widening first cancels turns still owed.
+                if window.debt > 0 {
+                    window.debt -= 1;
+                } else {
+                    admission.turns.add_permits(1);
+                }
+            }
+        } else if window.size > 1 {
+            let shrink = window.size - window.size / 2;
+            window.size -= shrink;
+            let forgotten = admission.turns.forget_permits(shrink as usize) as u32;
+            window.debt += shrink - forgotten;
+        } else if let Some(permit) = self.permit.take() {
+            let cool_down = (self.started.elapsed() * 10).min(MAX_COOL_DOWN);
+            drop(window);
+            tokio::spawn(async move {
+                tokio::time::sleep(cool_down).await;
+                drop(permit);
+            });
+            return;
+        }
+        Turn::give_back(&mut window, self.permit.take());
+    }
+
+    fn give_back(window: &mut Window, permit: Option<OwnedSemaphorePermit>) {
+        let Some(permit) = permit else { return };
+        if window.debt > 0 {
+            window.debt -= 1;
+            permit.forget();
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if self.permit.is_some() {
+            let admission = self.admission.clone();
+            Turn::give_back(&mut admission.lock(), self.permit.take());
+        }
     }
 }
 
@@ -164,6 +260,52 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(20));
         drop(first);
         assert!(admission.enter(Some(Duration::ZERO)).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn failures_halve_the_window_and_answers_widen_it_again() {
+        let admission = Admission::new(8);
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(admission.enter(Some(Duration::ZERO)).await.unwrap());
+        }
+        // Three calls fail while their turns are out: 8 -> 4 -> 2 -> 1.
+        for turn in held.drain(..) {
+            turn.done(false);
+        }
+        assert_eq!(admission.window(), 1);
+        // At one turn, a failure keeps it for the cool-down.
+        let failing = admission.enter(Some(Duration::ZERO)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        failing.done(false);
+        assert!(
+            admission
+                .enter(Some(Duration::from_millis(20)))
+                .await
+                .is_none()
+        );
+        let only = admission
+            .enter(Some(Duration::from_secs(1)))
+            .await
+            .expect("the turn came back after the cool-down");
+        assert!(admission.enter(Some(Duration::ZERO)).await.is_none());
+        only.done(true);
+        assert_eq!(admission.window(), 2);
+        let a = admission.enter(Some(Duration::ZERO)).await.unwrap();
+        let b = admission.enter(Some(Duration::ZERO)).await.unwrap();
+        assert!(admission.enter(Some(Duration::ZERO)).await.is_none());
+        drop(a);
+        b.done(true);
+        for _ in 0..10 {
+            let turn = admission.enter(Some(Duration::ZERO)).await.unwrap();
+            turn.done(true);
+        }
+        assert_eq!(admission.window(), 8);
+        let mut all = Vec::new();
+        while let Some(turn) = admission.enter(Some(Duration::ZERO)).await {
+            all.push(turn);
+        }
+        assert_eq!(all.len(), 8, "turns were lost or made up");
     }
 
     #[tokio::test]

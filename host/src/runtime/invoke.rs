@@ -71,7 +71,7 @@ pub enum InvokeError {
     Trap(String),
     #[error("too many concurrent plugin instances")]
     Busy,
-    #[error("plugin is busy: all {0} of its calls at once are taken")]
+    #[error("plugin is busy: all {0} of its turns are taken")]
     PluginBusy(u32),
     #[error("plugin could not be instantiated: {0}")]
     Instantiate(String),
@@ -129,9 +129,9 @@ impl Runtime {
         sandbox: &Sandbox,
         call: impl AsyncFnOnce(W::Instance, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, InvokeError> {
-        let Some(_turn) = sandbox.admission.enter(sandbox.admission_wait).await else {
-            let limit = sandbox.admission.limit();
-            return Err(InvokeError::PluginBusy(limit));
+        let Some(turn) = sandbox.admission.enter(sandbox.admission_wait).await else {
+            let window = sandbox.admission.window();
+            return Err(InvokeError::PluginBusy(window));
         };
         let mut store = self.new_store(sandbox);
         let outcome = tokio::time::timeout(sandbox.timeout, async {
@@ -142,7 +142,10 @@ impl Runtime {
             call(instance, &mut store).await.map_err(Stage::Call)
         })
         .await;
-        classify(outcome, &store, sandbox)
+        let result = classify(outcome, &store, sandbox);
+        // A full instance pool is not the plugin's doing.
+        turn.done(matches!(result, Ok(_) | Err(InvokeError::Busy)));
+        result
     }
 
     pub async fn call_pyrus_bot(
