@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use hookhost::protocol::pyrus_bot;
 use hookhost::runtime::{
-    ADMISSION_WAIT, Admission, LogRate, OutboundPolicy, Prepared, Runtime, Sandbox,
-    default_max_concurrency,
+    ADMISSION_WAIT, Admission, DEFAULT_LOG_KIB_PER_S, LogRate, OutboundPolicy, Prepared, Runtime,
+    Sandbox, default_max_concurrency,
 };
 use support::*;
 
@@ -63,7 +63,7 @@ async fn run() {
     let sandbox = Sandbox {
         admission: Admission::new(default_max_concurrency()),
         admission_wait: Some(ADMISSION_WAIT),
-        log_rate: LogRate::new(),
+        log_rate: LogRate::new(DEFAULT_LOG_KIB_PER_S),
         plugin: Arc::from("echo-bot"),
         config: Arc::new(BTreeMap::new()),
         memory_bytes: 64 << 20,

@@ -251,12 +251,15 @@ impl Loader {
             .entry(name.to_owned())
             .or_insert_with(|| Shares {
                 admission: Admission::new(settings.max_concurrency),
-                log_rate: LogRate::new(),
+                log_rate: LogRate::new(settings.log_kib_per_s),
             });
         // A changed limit starts afresh: calls running under the old one
         // finish under it.
         if shares.admission.limit() != settings.max_concurrency {
             shares.admission = Admission::new(settings.max_concurrency);
+        }
+        if shares.log_rate.kib_per_s() != settings.log_kib_per_s {
+            shares.log_rate = LogRate::new(settings.log_kib_per_s);
         }
         let sandbox = Sandbox {
             admission: shares.admission.clone(),

@@ -10,7 +10,10 @@ use serde::Deserialize;
 
 use super::delivery_policy::{DeliveryPolicy, RetryFile};
 use crate::outbound::{AllowList, OutboundLimits};
-use crate::runtime::{MAX_CONCURRENCY, default_max_concurrency};
+use crate::runtime::{DEFAULT_LOG_KIB_PER_S, MAX_CONCURRENCY, default_max_concurrency};
+
+/// 1 GiB/s: past any disk; the limit is there to be set lower.
+const MAX_LOG_KIB_PER_S: u64 = 1 << 20;
 use crate::state::Quota;
 
 /// Wall-clock budget for one request when the sidecar does not say.
@@ -115,6 +118,8 @@ pub struct Settings {
     pub delivery: DeliveryPolicy,
     /// How many calls of the plugin may run at once (`max_concurrency`).
     pub max_concurrency: u32,
+    /// What the plugin may write to the host log over time (`log_kib_per_s`).
+    pub log_kib_per_s: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +156,7 @@ struct SidecarFile {
     retry: Option<RetryFile>,
     concurrency: Option<u64>,
     max_concurrency: Option<u64>,
+    log_kib_per_s: Option<u64>,
 }
 
 /// `[outbound]`: the limits on a plugin's outbound HTTP. Every key is
@@ -299,8 +305,19 @@ impl Settings {
             }
         };
 
+        let log_kib_per_s = match file.log_kib_per_s {
+            None => DEFAULT_LOG_KIB_PER_S,
+            Some(n) if (1..=MAX_LOG_KIB_PER_S).contains(&n) => n,
+            Some(_) => {
+                return Err(invalid(format!(
+                    "log_kib_per_s must be between 1 and {MAX_LOG_KIB_PER_S}"
+                )));
+            }
+        };
+
         Ok(Settings {
             max_concurrency,
+            log_kib_per_s,
             secret,
             secret_source,
             timeout,

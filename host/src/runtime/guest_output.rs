@@ -18,10 +18,12 @@ const LOG_BUDGET: usize = 64 * 1024;
 const MAX_LINE: usize = 4096;
 
 /// What one plugin may write to the host log over time, across all its
-/// requests: a sustained rate with a burst on top. The per-request budget
-/// stops one call from flooding; this stops many calls from doing it.
-const LOG_RATE_BYTES_PER_S: f64 = 64.0 * 1024.0;
-const LOG_BURST_BYTES: f64 = 512.0 * 1024.0;
+/// requests, unless its sidecar says otherwise (`log_kib_per_s`): a
+/// sustained rate with a burst of [`BURST_SECONDS`] of it on top. The
+/// per-request budget stops one call from flooding; this stops many calls
+/// from doing it.
+pub const DEFAULT_LOG_KIB_PER_S: u64 = 256;
+const BURST_SECONDS: f64 = 8.0;
 
 /// What is left of one request's log budget.
 #[derive(Clone)]
@@ -36,7 +38,11 @@ struct BudgetState {
 /// One plugin's log allowance over time (a token bucket of bytes), shared by
 /// every request and every loaded version of the plugin.
 #[derive(Debug)]
-pub struct LogRate(Mutex<Bucket>);
+pub struct LogRate {
+    bytes_per_s: f64,
+    burst: f64,
+    bucket: Mutex<Bucket>,
+}
 
 #[derive(Debug)]
 struct Bucket {
@@ -47,20 +53,30 @@ struct Bucket {
 }
 
 impl LogRate {
-    pub fn new() -> Arc<LogRate> {
-        Arc::new(LogRate(Mutex::new(Bucket {
-            bytes: LOG_BURST_BYTES,
-            at: Instant::now(),
-            dropped: 0,
-        })))
+    pub fn new(kib_per_s: u64) -> Arc<LogRate> {
+        let bytes_per_s = (kib_per_s.max(1) * 1024) as f64;
+        let burst = bytes_per_s * BURST_SECONDS;
+        Arc::new(LogRate {
+            bytes_per_s,
+            burst,
+            bucket: Mutex::new(Bucket {
+                bytes: burst,
+                at: Instant::now(),
+                dropped: 0,
+            }),
+        })
+    }
+
+    pub fn kib_per_s(&self) -> u64 {
+        self.bytes_per_s as u64 / 1024
     }
 
     /// Pays for a line of `cost` bytes at `now`. `Ok(n)`: it may be logged,
     /// and `n` lines were dropped just before it (to be said first).
     fn admit(&self, cost: usize, now: Instant) -> Result<u64, ()> {
-        let mut bucket = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let earned = now.saturating_duration_since(bucket.at).as_secs_f64() * LOG_RATE_BYTES_PER_S;
-        bucket.bytes = (bucket.bytes + earned).min(LOG_BURST_BYTES);
+        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let earned = now.saturating_duration_since(bucket.at).as_secs_f64() * self.bytes_per_s;
+        bucket.bytes = (bucket.bytes + earned).min(self.burst);
         bucket.at = now;
         if bucket.bytes < cost as f64 {
             bucket.dropped += 1;
@@ -100,8 +116,8 @@ impl LogBudget {
                     target: "hookhost::guest",
                     plugin,
                     dropped,
-                    "{dropped} log lines dropped: the plugin wrote more than {} KiB/s",
-                    LOG_RATE_BYTES_PER_S as u64 / 1024
+                    "{dropped} log lines dropped: the plugin wrote more than {} KiB/s (log_kib_per_s)",
+                    self.0.rate.kib_per_s()
                 );
                 true
             }
@@ -246,7 +262,7 @@ mod tests {
     use super::*;
 
     fn budget() -> LogBudget {
-        LogBudget::new(LogRate::new())
+        LogBudget::new(LogRate::new(DEFAULT_LOG_KIB_PER_S))
     }
 
     #[test]
@@ -271,10 +287,10 @@ mod tests {
 
     #[test]
     fn the_rate_allows_a_burst_then_its_rate_and_counts_what_it_drops() {
-        let rate = LogRate::new();
+        let rate = LogRate::new(64);
         let start = Instant::now();
         let line = 1024;
-        let burst = (LOG_BURST_BYTES as usize) / line;
+        let burst = 8 * 64;
         for _ in 0..burst {
             assert_eq!(rate.admit(line, start), Ok(0));
         }
@@ -285,7 +301,7 @@ mod tests {
         // says how many were dropped before it.
         let later = start + Duration::from_secs(1);
         assert_eq!(rate.admit(line, later), Ok(5));
-        let earned = (LOG_RATE_BYTES_PER_S as usize) / line;
+        let earned = 64;
         for _ in 1..earned {
             assert_eq!(rate.admit(line, later), Ok(0));
         }

@@ -24,7 +24,7 @@ use crate::state::StateStore;
 pub use cache::{CacheError, CompileCache};
 pub use fair::{ADMISSION_WAIT, Admission, Lanes, MAX_CONCURRENCY, default_max_concurrency};
 pub use file_hash::FileHash;
-pub use guest_output::LogRate;
+pub use guest_output::{DEFAULT_LOG_KIB_PER_S, LogRate};
 pub use invoke::{InvokeError, Sandbox};
 pub use outbound::OutboundPolicy;
 pub use prepare::{LoadError, Prepared, World};
