@@ -20,7 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookhost::protocol::pyrus_bot;
-use hookhost::runtime::{OutboundPolicy, Prepared, Runtime, Sandbox};
+use hookhost::runtime::{
+    ADMISSION_WAIT, Admission, DEFAULT_LOG_KIB_PER_S, LogRate, OutboundPolicy, Prepared, Runtime,
+    Sandbox, default_max_concurrency,
+};
 use support::*;
 
 const CALLS: usize = 5_000;
@@ -58,6 +61,9 @@ async fn run() {
     );
 
     let sandbox = Sandbox {
+        admission: Admission::new(default_max_concurrency()),
+        admission_wait: Some(ADMISSION_WAIT),
+        log_rate: LogRate::new(DEFAULT_LOG_KIB_PER_S),
         plugin: Arc::from("echo-bot"),
         config: Arc::new(BTreeMap::new()),
         memory_bytes: 64 << 20,

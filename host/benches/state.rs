@@ -20,7 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookhost::bindings::http_hook::hookhost::plugin::http_types::{DecodedBody, Request};
-use hookhost::runtime::{OutboundPolicy, Prepared, Runtime, Sandbox};
+use hookhost::runtime::{
+    ADMISSION_WAIT, Admission, DEFAULT_LOG_KIB_PER_S, LogRate, OutboundPolicy, Prepared, Runtime,
+    Sandbox, default_max_concurrency,
+};
 use hookhost::state::{Bucket, Quota, SqliteOptions, SqliteStore, StateStore, Synchronous};
 
 const OPS: usize = 5_000;
@@ -71,6 +74,9 @@ async fn plugin_calls(store: SqliteStore) {
         panic!("test-state is not a hook plugin");
     };
     let sandbox = Sandbox {
+        admission: Admission::new(default_max_concurrency()),
+        admission_wait: Some(ADMISSION_WAIT),
+        log_rate: LogRate::new(DEFAULT_LOG_KIB_PER_S),
         plugin: Arc::from("bench-plugin"),
         config: Arc::new(BTreeMap::new()),
         memory_bytes: 64 << 20,

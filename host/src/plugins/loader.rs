@@ -11,14 +11,22 @@ use sha2::{Digest, Sha256};
 use super::auth::authenticate;
 use super::hook_routing::hook_table;
 use super::registry::{PluginEntry, Registry, SharedRegistry};
-use super::sidecar::{SecretSource, SecretState, Settings, sidecar_path};
+use super::sidecar::{SecretSource, SecretState, Settings, read_regular_file, sidecar_path};
 use super::{DeliveryPolicy, LoadedPlugin, OwnRoutes, StatusFile};
 use crate::protocol::PluginKind;
 use crate::protocol::http_hook::{HookRoute, Pattern, declare_routes};
-use crate::runtime::{FileHash, LoadError, OutboundPolicy, Prepared, Runtime, Sandbox};
+use crate::runtime::{
+    ADMISSION_WAIT, Admission, FileHash, LoadError, LogRate, OutboundPolicy, Prepared, Runtime,
+    Sandbox,
+};
 use crate::verify::Verifier;
 
 const PYRUS_MAX_TIMEOUT: Duration = Duration::from_secs(55);
+/// Far above any real component (CPython with its library is ~40 MB); a
+/// bigger file, a device or a FIFO is refused rather than read without end.
+const MAX_PLUGIN_BYTES: u64 = 512 << 20;
+/// A sidecar is a few lines of TOML.
+const MAX_SIDECAR_BYTES: u64 = 1 << 20;
 
 /// What a plugin's files looked like when last loaded. The secret's digest
 /// is part of it, so a rotated secret file or a touched sidecar reloads.
@@ -43,6 +51,15 @@ pub struct Loader {
     generation: u64,
     /// Where a serving process publishes the live `routes` table.
     status: Option<StatusFile>,
+    /// What every version of a plugin shares, by plugin name.
+    shares: HashMap<String, Shares>,
+}
+
+/// What all loaded versions of one plugin share, so that a reload neither
+/// doubles what it may run at once nor refills what it may log.
+struct Shares {
+    admission: Arc<Admission>,
+    log_rate: Arc<LogRate>,
 }
 
 impl Loader {
@@ -61,6 +78,7 @@ impl Loader {
             compiled: HashMap::new(),
             generation: 0,
             status: None,
+            shares: HashMap::new(),
         }
     }
 
@@ -146,6 +164,7 @@ impl Loader {
     /// after a broken one does not compile again.
     fn forget_gone(&mut self, next: &BTreeMap<String, Arc<PluginEntry>>) {
         self.seen.retain(|name, _| next.contains_key(name));
+        self.shares.retain(|name, _| next.contains_key(name));
         self.compiled.retain(|hash, _| {
             next.values().any(|e| {
                 e.file_hash.as_ref() == Some(hash)
@@ -227,7 +246,25 @@ impl Loader {
         };
         entry.verify = Some(verifier.scheme().to_string());
 
+        let shares = self
+            .shares
+            .entry(name.to_owned())
+            .or_insert_with(|| Shares {
+                admission: Admission::new(settings.max_concurrency),
+                log_rate: LogRate::new(settings.log_kib_per_s),
+            });
+        // A changed limit starts afresh: calls running under the old one
+        // finish under it.
+        if shares.admission.limit() != settings.max_concurrency {
+            shares.admission = Admission::new(settings.max_concurrency);
+        }
+        if shares.log_rate.kib_per_s() != settings.log_kib_per_s {
+            shares.log_rate = LogRate::new(settings.log_kib_per_s);
+        }
         let sandbox = Sandbox {
+            admission: shares.admission.clone(),
+            admission_wait: Some(ADMISSION_WAIT),
+            log_rate: shares.log_rate.clone(),
             plugin: Arc::from(name),
             config: Arc::new(settings.plugin_config()),
             memory_bytes: settings.memory_bytes,
@@ -427,10 +464,12 @@ fn secret_description(settings: &Settings) -> Option<String> {
 
 /// Reads, hashes and configures one plugin: file work, run off the async workers.
 fn read_plugin(wasm: &Path) -> std::io::Result<(Vec<u8>, Fingerprint, Result<Settings, String>)> {
-    let bytes = std::fs::read(wasm)?;
+    let bytes = read_regular_file(wasm, MAX_PLUGIN_BYTES)?;
     let path = sidecar_path(wasm);
-    let sidecar = match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(text)),
+    let sidecar = match read_regular_file(&path, MAX_SIDECAR_BYTES) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| format!("cannot read {}: not UTF-8", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     };

@@ -10,6 +10,10 @@ use serde::Deserialize;
 
 use super::delivery_policy::{DeliveryPolicy, RetryFile};
 use crate::outbound::{AllowList, OutboundLimits};
+use crate::runtime::{DEFAULT_LOG_KIB_PER_S, MAX_CONCURRENCY, default_max_concurrency};
+
+/// 1 GiB/s: past any disk; the limit is there to be set lower.
+const MAX_LOG_KIB_PER_S: u64 = 1 << 20;
 use crate::state::Quota;
 
 /// Wall-clock budget for one request when the sidecar does not say.
@@ -112,6 +116,10 @@ pub struct Settings {
     /// `mode`, `retry` and `concurrency`: deliveries answered before the
     /// plugin runs.
     pub delivery: DeliveryPolicy,
+    /// How many calls of the plugin may run at once (`max_concurrency`).
+    pub max_concurrency: u32,
+    /// What the plugin may write to the host log over time (`log_kib_per_s`).
+    pub log_kib_per_s: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +155,8 @@ struct SidecarFile {
     mode: Option<String>,
     retry: Option<RetryFile>,
     concurrency: Option<u64>,
+    max_concurrency: Option<u64>,
+    log_kib_per_s: Option<u64>,
 }
 
 /// `[outbound]`: the limits on a plugin's outbound HTTP. Every key is
@@ -285,7 +295,29 @@ impl Settings {
             DeliveryPolicy::parse(file.mode.as_deref(), file.retry.as_ref(), file.concurrency)
                 .map_err(invalid)?;
 
+        let max_concurrency = match file.max_concurrency {
+            None => default_max_concurrency(),
+            Some(n) if (1..=u64::from(MAX_CONCURRENCY)).contains(&n) => n as u32,
+            Some(_) => {
+                return Err(invalid(format!(
+                    "max_concurrency must be between 1 and {MAX_CONCURRENCY}"
+                )));
+            }
+        };
+
+        let log_kib_per_s = match file.log_kib_per_s {
+            None => DEFAULT_LOG_KIB_PER_S,
+            Some(n) if (1..=MAX_LOG_KIB_PER_S).contains(&n) => n,
+            Some(_) => {
+                return Err(invalid(format!(
+                    "log_kib_per_s must be between 1 and {MAX_LOG_KIB_PER_S}"
+                )));
+            }
+        };
+
         Ok(Settings {
+            max_concurrency,
+            log_kib_per_s,
             secret,
             secret_source,
             timeout,
@@ -449,31 +481,55 @@ fn resolve_secret(source: &SecretSource, dir: &Path) -> SecretState {
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// The file's text, if it is a regular file of at most
-/// [`MAX_SECRET_FILE_BYTES`]: a device (`/dev/zero`) or a FIFO would
-/// otherwise be read without end, or block the loader for good.
+/// [`MAX_SECRET_FILE_BYTES`].
 fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    let bytes = read_regular_file(path, MAX_SECRET_FILE_BYTES)?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+}
+
+/// The file's bytes, if it is a regular file of at most `max` bytes: a
+/// device (`/dev/zero`) or a FIFO would otherwise be read without end, or
+/// block the loader for good.
+pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, ErrorKind, Read};
     // `metadata` follows symlinks (Kubernetes mounts secrets that way) and,
     // unlike opening, does not block on a FIFO.
     if !std::fs::metadata(path)?.is_file() {
         return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
     }
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     std::fs::File::open(path)?
-        .take(MAX_SECRET_FILE_BYTES + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+        .take(max + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
         return Err(Error::new(
             ErrorKind::InvalidData,
-            format!("longer than {MAX_SECRET_FILE_BYTES} bytes"),
+            format!("longer than {max} bytes"),
         ));
     }
-    Ok(text)
+    Ok(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_regular_files_within_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(&file, "timeout_ms = 5").unwrap();
+        assert_eq!(read_regular_file(&file, 14).unwrap(), b"timeout_ms = 5");
+        let too_long = read_regular_file(&file, 13).unwrap_err();
+        assert_eq!(too_long.to_string(), "longer than 13 bytes");
+        let device = dir.path().join("zero.toml");
+        std::os::unix::fs::symlink("/dev/zero", &device).unwrap();
+        let refused = read_regular_file(&device, 1 << 20).unwrap_err();
+        assert_eq!(refused.to_string(), "not a regular file");
+        let missing = read_regular_file(&dir.path().join("none.toml"), 1).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
 
     fn parse(text: &str) -> Result<Settings, SidecarError> {
         Settings::parse(text, Path::new("/nonexistent/p.toml"))

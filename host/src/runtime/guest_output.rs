@@ -1,7 +1,8 @@
 //! A guest's stdout and stderr, turned into host log lines.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -16,6 +17,14 @@ const LOG_BUDGET: usize = 64 * 1024;
 /// Longest line kept in the buffer before it is logged anyway.
 const MAX_LINE: usize = 4096;
 
+/// What one plugin may write to the host log over time, across all its
+/// requests, unless its sidecar says otherwise (`log_kib_per_s`): a
+/// sustained rate with a burst of [`BURST_SECONDS`] of it on top. The
+/// per-request budget stops one call from flooding; this stops many calls
+/// from doing it.
+pub const DEFAULT_LOG_KIB_PER_S: u64 = 256;
+const BURST_SECONDS: f64 = 8.0;
+
 /// What is left of one request's log budget.
 #[derive(Clone)]
 pub struct LogBudget(Arc<BudgetState>);
@@ -23,6 +32,59 @@ pub struct LogBudget(Arc<BudgetState>);
 struct BudgetState {
     left: AtomicUsize,
     warned: AtomicBool,
+    rate: Arc<LogRate>,
+}
+
+/// One plugin's log allowance over time (a token bucket of bytes), shared by
+/// every request and every loaded version of the plugin.
+#[derive(Debug)]
+pub struct LogRate {
+    bytes_per_s: f64,
+    burst: f64,
+    bucket: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    bytes: f64,
+    at: Instant,
+    /// Lines refused since the last one that went through.
+    dropped: u64,
+}
+
+impl LogRate {
+    pub fn new(kib_per_s: u64) -> Arc<LogRate> {
+        let bytes_per_s = (kib_per_s.max(1) * 1024) as f64;
+        let burst = bytes_per_s * BURST_SECONDS;
+        Arc::new(LogRate {
+            bytes_per_s,
+            burst,
+            bucket: Mutex::new(Bucket {
+                bytes: burst,
+                at: Instant::now(),
+                dropped: 0,
+            }),
+        })
+    }
+
+    pub fn kib_per_s(&self) -> u64 {
+        self.bytes_per_s as u64 / 1024
+    }
+
+    /// Pays for a line of `cost` bytes at `now`. `Ok(n)`: it may be logged,
+    /// and `n` lines were dropped just before it (to be said first).
+    fn admit(&self, cost: usize, now: Instant) -> Result<u64, ()> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let earned = now.saturating_duration_since(bucket.at).as_secs_f64() * self.bytes_per_s;
+        bucket.bytes = (bucket.bytes + earned).min(self.burst);
+        bucket.at = now;
+        if bucket.bytes < cost as f64 {
+            bucket.dropped += 1;
+            return Err(());
+        }
+        bucket.bytes -= cost as f64;
+        Ok(std::mem::take(&mut bucket.dropped))
+    }
 }
 
 /// What a log line costs beyond its text (timestamp, level, span, fields),
@@ -30,17 +92,39 @@ struct BudgetState {
 const LINE_OVERHEAD: usize = 128;
 
 impl LogBudget {
-    pub fn new() -> Self {
+    pub fn new(rate: Arc<LogRate>) -> Self {
         LogBudget(Arc::new(BudgetState {
             left: AtomicUsize::new(LOG_BUDGET),
             warned: AtomicBool::new(false),
+            rate,
         }))
     }
 
-    /// Pays for one line of `len` bytes if the budget allows; once it does
-    /// not, says so in the log (once) and refuses every further line.
+    /// Pays for one line of `len` bytes if both the request's budget and
+    /// the plugin's rate allow; the first says once when it runs out, the
+    /// second how many lines it dropped, when it lets one through again.
     pub fn admit(&self, plugin: &str, len: usize) -> bool {
         let cost = len.saturating_add(LINE_OVERHEAD);
+        if !self.admit_request(plugin, cost) {
+            return false;
+        }
+        match self.0.rate.admit(cost, Instant::now()) {
+            Err(()) => false,
+            Ok(0) => true,
+            Ok(dropped) => {
+                tracing::warn!(
+                    target: "hookhost::guest",
+                    plugin,
+                    dropped,
+                    "{dropped} log lines dropped: the plugin wrote more than {} KiB/s (log_kib_per_s)",
+                    self.0.rate.kib_per_s()
+                );
+                true
+            }
+        }
+    }
+
+    fn admit_request(&self, plugin: &str, cost: usize) -> bool {
         let paid = self
             .0
             .left
@@ -49,7 +133,12 @@ impl LogBudget {
                 Some(left.saturating_sub(cost))
             })
             .is_ok_and(|left| left >= cost);
-        if !paid && !self.0.warned.swap(true, Ordering::Relaxed) {
+        // The warning is a line too: many requests over budget must not
+        // flood the log with warnings either.
+        if !paid
+            && !self.0.warned.swap(true, Ordering::Relaxed)
+            && self.0.rate.admit(LINE_OVERHEAD, Instant::now()).is_ok()
+        {
             tracing::warn!(
                 target: "hookhost::guest",
                 plugin,
@@ -168,11 +257,17 @@ impl Drop for LineWriter {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    fn budget() -> LogBudget {
+        LogBudget::new(LogRate::new(DEFAULT_LOG_KIB_PER_S))
+    }
 
     #[test]
     fn empty_lines_are_not_free_and_refusal_is_final() {
-        let budget = LogBudget::new();
+        let budget = budget();
         let mut admitted = 0;
         while budget.admit("p", 0) {
             admitted += 1;
@@ -184,9 +279,32 @@ mod tests {
 
     #[test]
     fn a_line_too_big_for_what_is_left_is_refused() {
-        let budget = LogBudget::new();
+        let budget = budget();
         assert!(budget.admit("p", LOG_BUDGET - 2 * LINE_OVERHEAD));
         assert!(!budget.admit("p", 2 * LINE_OVERHEAD));
         assert!(!budget.admit("p", 0));
+    }
+
+    #[test]
+    fn the_rate_allows_a_burst_then_its_rate_and_counts_what_it_drops() {
+        let rate = LogRate::new(64);
+        let start = Instant::now();
+        let line = 1024;
+        let burst = 8 * 64;
+        for _ in 0..burst {
+            assert_eq!(rate.admit(line, start), Ok(0));
+        }
+        for _ in 0..5 {
+            assert_eq!(rate.admit(line, start), Err(()));
+        }
+        // One second later the rate has earned 64 lines of 1 KiB; the first
+        // says how many were dropped before it.
+        let later = start + Duration::from_secs(1);
+        assert_eq!(rate.admit(line, later), Ok(5));
+        let earned = 64;
+        for _ in 1..earned {
+            assert_eq!(rate.admit(line, later), Ok(0));
+        }
+        assert_eq!(rate.admit(line, later), Err(()));
     }
 }

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::Runtime;
+use super::fair::{Admission, LaneSlot};
+use super::guest_output::LogRate;
 use super::keyvalue::{KeyValueCtx, StateAccess};
 use super::outbound::OutboundPolicy;
 use super::prepare::World;
@@ -39,6 +41,23 @@ pub struct Sandbox {
     pub outbound: Arc<OutboundPolicy>,
     /// What the plugin's state may hold (its bucket is its name).
     pub state_quota: Quota,
+    /// The plugin's turns, shared by all its versions.
+    pub admission: Arc<Admission>,
+    /// How long a call waits for a turn; `None` waits as long as it takes.
+    pub admission_wait: Option<Duration>,
+    /// The plugin's log allowance over time, shared by all its versions.
+    pub log_rate: Arc<LogRate>,
+}
+
+impl Sandbox {
+    /// The same bounds for a call nobody is waiting on (a journaled
+    /// delivery): it waits for a turn instead of being refused.
+    pub fn background(&self) -> Sandbox {
+        Sandbox {
+            admission_wait: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// Why a call produced no answer from the plugin.
@@ -52,6 +71,8 @@ pub enum InvokeError {
     Trap(String),
     #[error("too many concurrent plugin instances")]
     Busy,
+    #[error("plugin is busy: all {0} of its turns are taken")]
+    PluginBusy(u32),
     #[error("plugin could not be instantiated: {0}")]
     Instantiate(String),
 }
@@ -69,7 +90,8 @@ pub(crate) enum Stage {
 impl Runtime {
     fn new_store(&self, sandbox: &Sandbox) -> Store<HostState> {
         let deadline = Instant::now() + sandbox.timeout;
-        let mut state = HostState::new(sandbox, deadline);
+        let lane = LaneSlot::default();
+        let mut state = HostState::new(sandbox, deadline, lane.clone());
         // The bucket is named after the sandbox's plugin, here and nowhere
         // else: no guest input takes part in choosing it.
         state.keyvalue = KeyValueCtx::new(self.state.clone().map(|store| StateAccess {
@@ -81,14 +103,20 @@ impl Runtime {
         // At every epoch tick a running guest either yields to the async
         // runtime or, past its deadline, traps: a busy guest is stopped even
         // when the runtime's timers run late. The `timeout` around the call
-        // covers time the guest spends waiting in host calls.
+        // covers time the guest spends waiting in host calls. A guest past
+        // its first whole tick is long-running and from then on yields into
+        // the queue for a lane (see `fair`).
         store.set_epoch_deadline(1);
+        let lanes = self.lanes.clone();
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
-                Err(wasmtime::Error::new(DeadlineExceeded))
-            } else {
-                Ok(UpdateDeadline::Yield(1))
+                return Err(wasmtime::Error::new(DeadlineExceeded));
             }
+            Ok(if lane.tick() {
+                UpdateDeadline::YieldCustom(1, lane.next_turn(&lanes))
+            } else {
+                UpdateDeadline::Yield(1)
+            })
         });
         store
     }
@@ -101,6 +129,10 @@ impl Runtime {
         sandbox: &Sandbox,
         call: impl AsyncFnOnce(W::Instance, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, InvokeError> {
+        let Some(turn) = sandbox.admission.enter(sandbox.admission_wait).await else {
+            let window = sandbox.admission.window();
+            return Err(InvokeError::PluginBusy(window));
+        };
         let mut store = self.new_store(sandbox);
         let outcome = tokio::time::timeout(sandbox.timeout, async {
             let instance = pre
@@ -110,7 +142,10 @@ impl Runtime {
             call(instance, &mut store).await.map_err(Stage::Call)
         })
         .await;
-        classify(outcome, &store, sandbox)
+        let result = classify(outcome, &store, sandbox);
+        // A full instance pool is not the plugin's doing.
+        turn.done(matches!(result, Ok(_) | Err(InvokeError::Busy)));
+        result
     }
 
     pub async fn call_pyrus_bot(

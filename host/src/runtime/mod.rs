@@ -2,6 +2,7 @@
 //! `host` interface, compilation, and per-request sandboxed calls.
 
 pub mod cache;
+mod fair;
 mod file_hash;
 mod guest_output;
 mod host_api;
@@ -21,7 +22,9 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use crate::state::StateStore;
 
 pub use cache::{CacheError, CompileCache};
+pub use fair::{ADMISSION_WAIT, Admission, Lanes, MAX_CONCURRENCY, default_max_concurrency};
 pub use file_hash::FileHash;
+pub use guest_output::{DEFAULT_LOG_KIB_PER_S, LogRate};
 pub use invoke::{InvokeError, Sandbox};
 pub use outbound::OutboundPolicy;
 pub use prepare::{LoadError, Prepared, World};
@@ -44,6 +47,8 @@ pub struct Runtime {
     /// Plugin state behind `wasi:keyvalue`; `None` runs plugins without
     /// (their `open` says so), as `hookhost routes` does.
     state: Option<Arc<dyn StateStore>>,
+    /// Where long-running guests take turns.
+    lanes: Lanes,
 }
 
 impl Runtime {
@@ -122,6 +127,7 @@ impl Runtime {
             linker,
             cache,
             state,
+            lanes: Lanes::for_machine(),
         }))
     }
 

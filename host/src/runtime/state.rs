@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::fair::LaneSlot;
 use super::guest_output::{GuestOutput, LogBudget};
 use super::invoke::Sandbox;
 use super::keyvalue::KeyValueCtx;
@@ -30,9 +31,9 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(sandbox: &Sandbox, deadline: Instant) -> Self {
+    pub fn new(sandbox: &Sandbox, deadline: Instant, lane: LaneSlot) -> Self {
         let plugin = sandbox.plugin.clone();
-        let log_budget = LogBudget::new();
+        let log_budget = LogBudget::new(sandbox.log_rate.clone());
         let (stdout, stderr) = GuestOutput::pair(plugin.clone(), &log_budget);
         // No preopened directories, no environment, no arguments, no
         // sockets: a plugin reaches the world only through the `host`
@@ -46,7 +47,7 @@ impl HostState {
             .socket_addr_check(|_, _| Box::pin(async { false }))
             .build();
         HostState {
-            outbound: CallHooks::new(plugin.clone(), sandbox.outbound.clone(), deadline),
+            outbound: CallHooks::new(plugin.clone(), sandbox.outbound.clone(), deadline, lane),
             plugin,
             config: sandbox.config.clone(),
             limits: Limits::new(sandbox.memory_bytes),

@@ -2,7 +2,7 @@
 //! status, so handlers can use `?` and a trap means the same on every
 //! route. The plugin's name is on the request span of each log line.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 
 use super::error::ApiError;
 use crate::bindings::hookhost::plugin::types::PluginError;
@@ -48,22 +48,34 @@ impl From<InvokeError> for ApiError {
         let status = match &error {
             InvokeError::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
             InvokeError::MemoryLimit(_) | InvokeError::Trap(_) => StatusCode::BAD_GATEWAY,
-            InvokeError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            InvokeError::Busy | InvokeError::PluginBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
             InvokeError::Instantiate(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        // A trap's text carries names from the plugin's own binary.
-        tracing::error!(
-            status = status.as_u16(),
-            "plugin failed: {}",
-            sanitize(&error.to_string(), MAX_LOGGED)
-        );
+        let busy = matches!(error, InvokeError::Busy | InvokeError::PluginBusy(_));
+        if busy {
+            // Load, not a fault of the plugin.
+            tracing::warn!(status = status.as_u16(), "request refused: {error}");
+        } else {
+            // A trap's text carries names from the plugin's own binary.
+            tracing::error!(
+                status = status.as_u16(),
+                "plugin failed: {}",
+                sanitize(&error.to_string(), MAX_LOGGED)
+            );
+        }
         let reason = match error {
             // A trap's backtrace is for the operator.
             InvokeError::Trap(_) => "plugin trapped".to_owned(),
             InvokeError::Instantiate(_) => "plugin could not be started".to_owned(),
             other => other.to_string(),
         };
-        ApiError::new(status, reason)
+        let refused = ApiError::new(status, reason);
+        // A busy plugin is worth trying again shortly.
+        if busy {
+            refused.with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+        } else {
+            refused
+        }
     }
 }
 

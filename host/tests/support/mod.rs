@@ -140,7 +140,12 @@ impl Host {
         let state_dir = state_dir
             .map(Path::to_path_buf)
             .unwrap_or_else(|| log_dir.path().join("state"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hookhost"))
+        // HOOKHOST_BIN, set by hand, runs another build: a bench can then
+        // compare the host before and after a change in one run.
+        let bin = std::env::var_os("HOOKHOST_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hookhost")));
+        let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
             .arg(plugins)
             .arg("--state-dir")

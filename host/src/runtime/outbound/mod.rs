@@ -20,6 +20,7 @@ use tracing::Instrument;
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::fair::LaneSlot;
 use crate::outbound::{AllowList, OutboundLimits, is_forbidden_header, suggest_entry};
 use origin::Origin;
 use send::{Outgoing, Sent};
@@ -80,14 +81,22 @@ pub struct CallHooks {
     /// error it got (see `invoke::classify`). Made on the first request, so
     /// a call that sends none allocates nothing for it.
     deadline_hit: Option<Arc<AtomicBool>>,
+    /// The call's lane, given up while the guest waits on the network.
+    lane: LaneSlot,
 }
 
 impl CallHooks {
-    pub fn new(plugin: Arc<str>, policy: Arc<OutboundPolicy>, deadline: Instant) -> Self {
+    pub fn new(
+        plugin: Arc<str>,
+        policy: Arc<OutboundPolicy>,
+        deadline: Instant,
+        lane: LaneSlot,
+    ) -> Self {
         CallHooks {
             plugin,
             policy,
             deadline,
+            lane,
             sent: 0,
             over_limit_logged: false,
             deadline_hit: None,
@@ -175,6 +184,7 @@ impl WasiHttpHooks for CallHooks {
         if let Err(e) = self.admit(&origin) {
             return Box::new(std::future::ready(Err(e)));
         }
+        self.lane.release();
         let outgoing = Outgoing {
             plugin: self.plugin.clone(),
             policy: self.policy.clone(),
@@ -250,7 +260,7 @@ mod tests {
             ..OutboundLimits::default()
         };
         let policy = Arc::new(OutboundPolicy::new(allow, limits));
-        let mut hooks = CallHooks::new(Arc::from("p"), policy, Instant::now());
+        let mut hooks = CallHooks::new(Arc::from("p"), policy, Instant::now(), LaneSlot::default());
         let allowed = Origin {
             scheme: "http".into(),
             host: "127.0.0.1".into(),

@@ -88,6 +88,9 @@ pub async fn attempt(
     plugin: &LoadedPlugin,
     delivery: &Delivery,
 ) -> Result<(), Failure> {
+    // Nobody waits on a journaled delivery: it waits for its plugin's turn
+    // rather than being refused as busy.
+    let sandbox = plugin.sandbox.background();
     match (delivery.kind.as_str(), &plugin.prepared) {
         (WORKSECTION, Prepared::Worksection(pre)) => {
             let parsed = worksection::parse_delivery(&delivery.payload)
@@ -99,7 +102,7 @@ pub async fn attempt(
                 .skip(delivery.progress as usize)
             {
                 let what = worksection::summary(event);
-                let failed = match runtime.call_worksection(pre, &plugin.sandbox, event).await {
+                let failed = match runtime.call_worksection(pre, &sandbox, event).await {
                     Ok(Ok(())) => {
                         tracing::info!(plugin = %plugin.name, event = %what, "event handled");
                         continue;
@@ -127,7 +130,7 @@ pub async fn attempt(
         }
         (HTTP_HOOK, Prepared::HttpHook(pre)) => {
             let request = hook_request(registry, plugin, delivery)?;
-            match runtime.call_hook(pre, &plugin.sandbox, &request).await {
+            match runtime.call_hook(pre, &sandbox, &request).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e @ PluginError::Rejected(_))) => Err(Failure::last(format!("{e:?}"), 0)),
                 Ok(Err(e)) => Err(Failure::retry(format!("{e:?}"), 0)),

@@ -70,6 +70,14 @@ impl Guest for TestBot {
                 eprintln!("stderr line from test-bot\nsecond\x1b[31m line");
                 Ok(None)
             }
+            // Far more than a request's log budget: 1000 lines of 200 bytes.
+            "flood-log" => {
+                let pad = "x".repeat(195);
+                for i in 0..1000 {
+                    println!("{i:04} {pad}");
+                }
+                Ok(None)
+            }
             "config" => {
                 let all: Vec<String> = host::list_config()
                     .into_iter()
