@@ -1998,14 +1998,11 @@ async fn every_bad_input_gets_its_exact_status_and_never_reaches_the_plugin() {
     );
 }
 
-/// Found by the matrix and not fixed here: a signed request that an async
-/// hook can never deliver is acknowledged. Its body is decoded only when
-/// the delivery runs, so `202 Accepted` goes out, and the first attempt
-/// ends the delivery dead ("journaled request: body is not valid JSON")
-/// without the plugin running; the same request to a sync hook is `400`.
-/// The sender believes it was delivered and never resends.
+/// Found by the matrix: a signed request that an async hook could never
+/// deliver (its body decoded only when the delivery ran) was acknowledged
+/// with `202` and then died on the first attempt. It is `400`, as for a
+/// sync hook, and nothing is journaled.
 #[tokio::test]
-#[ignore = "bug: an async hook answers 202 for a body it can never deliver"]
 async fn an_async_hook_refuses_a_body_it_can_never_deliver() {
     let (_plugins, host) = start();
     let cases = [

@@ -56,6 +56,9 @@ pub async fn handle(
     }
     let hidden = plugin.verifier.credential_header();
     let response = if plugin.delivery.mode == Mode::Async {
+        // A body the plugin could never be given is refused now, while the
+        // sender can still hear it, not journaled to fail later.
+        http_hook::decode(route, &headers, &body)?;
         let meta = HookMeta::new(&method, &uri, &headers, hidden);
         let meta = serde_json::to_string(&meta).map_err(|_| {
             ApiError::new(
