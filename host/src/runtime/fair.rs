@@ -55,6 +55,15 @@ pub struct Admission {
     limit: u32,
     turns: Arc<Semaphore>,
     window: Mutex<Window>,
+    refusals: Mutex<Refusals>,
+}
+
+/// Refusals since the last log line about them: a flooded plugin is said
+/// to be busy at most once a second, with a count, not once per request.
+#[derive(Debug, Default)]
+struct Refusals {
+    unlogged: u64,
+    logged_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -87,6 +96,7 @@ impl Admission {
                 size: limit,
                 debt: 0,
             }),
+            refusals: Mutex::new(Refusals::default()),
         })
     }
 
@@ -101,6 +111,22 @@ impl Admission {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
         self.window.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a refusal; `Some(n)` when it is time to log the `n` refusals
+    /// since the last line (the first at once, then at most one a second).
+    pub fn refused(&self) -> Option<u64> {
+        let mut refusals = self.refusals.lock().unwrap_or_else(PoisonError::into_inner);
+        refusals.unlogged += 1;
+        let now = Instant::now();
+        if refusals
+            .logged_at
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+        {
+            return None;
+        }
+        refusals.logged_at = Some(now);
+        Some(std::mem::take(&mut refusals.unlogged))
     }
 
     /// A turn, waiting at most `wait` for one (`None`: as long as it takes,
@@ -306,6 +332,17 @@ mod tests {
             all.push(turn);
         }
         assert_eq!(all.len(), 8, "turns were lost or made up");
+    }
+
+    #[test]
+    fn refusals_are_logged_at_once_then_counted_for_a_second() {
+        let admission = Admission::new(1);
+        assert_eq!(admission.refused(), Some(1));
+        assert_eq!(admission.refused(), None);
+        assert_eq!(admission.refused(), None);
+        admission.refusals.lock().unwrap().logged_at =
+            Instant::now().checked_sub(Duration::from_secs(2));
+        assert_eq!(admission.refused(), Some(3));
     }
 
     #[tokio::test]

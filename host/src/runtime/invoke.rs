@@ -131,6 +131,12 @@ impl Runtime {
     ) -> Result<T, InvokeError> {
         let Some(turn) = sandbox.admission.enter(sandbox.admission_wait).await else {
             let window = sandbox.admission.window();
+            if let Some(refused) = sandbox.admission.refused() {
+                tracing::warn!(
+                    refused,
+                    "request refused: plugin is busy: all {window} of its turns are taken ({refused} refused since the last such line; at most one a second)"
+                );
+            }
             return Err(InvokeError::PluginBusy(window));
         };
         let mut store = self.new_store(sandbox);

@@ -52,7 +52,10 @@ impl From<InvokeError> for ApiError {
             InvokeError::Instantiate(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let busy = matches!(error, InvokeError::Busy | InvokeError::PluginBusy(_));
-        if busy {
+        if let InvokeError::PluginBusy(_) = error {
+            // Logged where it is counted (runtime::fair): a flood of
+            // senders must not flood the log either.
+        } else if busy {
             // Load, not a fault of the plugin.
             tracing::warn!(status = status.as_u16(), "request refused: {error}");
         } else {
