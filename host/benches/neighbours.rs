@@ -13,7 +13,9 @@
 //!    50 ms, and echo-bot's latency meanwhile (target: ≤ 50 ms more);
 //! 5. the host's resident memory idle, under `wrk -c64` (Debian `wrk`, if
 //!    installed), during the 2000-request flood and with 6000 idle
-//!    connections.
+//!    connections;
+//! 6. 100 hot swaps of echo-bot while `wrk -c32` calls it: errors (none
+//!    expected) and generations published.
 //!
 //! Counts and durations are fixed so the run is bounded; numbers are
 //! printed, not asserted.
@@ -22,6 +24,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -105,6 +108,7 @@ async fn run() {
     slow_loris(&host).await;
     println!("host RSS idle: {} MiB", idle_rss / 1024);
     wrk_rss(&host).await;
+    hot_swaps(&host, plugins.path()).await;
     idle_connections(&host).await;
 }
 
@@ -173,9 +177,9 @@ async fn slow_loris(host: &Arc<Host>) {
 }
 
 /// RSS while `wrk -c64` drives echo-bot for 5 s.
-async fn wrk_rss(host: &Arc<Host>) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let script = dir.path().join("pyrus.lua");
+/// A wrk script sending the signed Pyrus example.
+fn wrk_script(dir: &Path) -> PathBuf {
+    let script = dir.join("pyrus.lua");
     let body = EXAMPLE
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -188,6 +192,88 @@ async fn wrk_rss(host: &Arc<Host>) {
         ),
     )
     .expect("wrk script");
+    script
+}
+
+/// The line of wrk's report that starts with `key`, if any.
+fn wrk_line(report: &str, key: &str) -> String {
+    report
+        .lines()
+        .find(|l| l.trim_start().starts_with(key))
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
+/// The highest plugin generation the serving host has published.
+fn generation(plugins: &Path) -> u64 {
+    let status = std::fs::read_to_string(plugins.join(".hookhost-routes.json")).unwrap_or_default();
+    status
+        .split("gen ")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// 100 swaps of echo-bot's file (two builds that differ by a custom
+/// section, each written aside and renamed in) while `wrk -c32` calls it.
+async fn hot_swaps(host: &Arc<Host>, plugins: &Path) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = wrk_script(dir.path());
+    let a = std::fs::read(echo_bot()).expect("echo-bot built");
+    let mut b = a.clone();
+    // A custom section named "swap": valid anywhere in a component.
+    b.extend_from_slice(&[0x00, 0x05, 0x04, b's', b'w', b'a', b'p']);
+    let before = generation(plugins);
+    let child = tokio::process::Command::new("wrk")
+        .args(["-t1", "-c32", "-d13s", "-s"])
+        .arg(&script)
+        .arg(format!("{}/pyrus/echo-bot", host.url))
+        .output();
+    let swaps = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for i in 0..100 {
+            let aside = plugins.join(".echo-bot.wasm.new");
+            std::fs::write(&aside, if i % 2 == 0 { &b } else { &a }).expect("write aside");
+            std::fs::rename(&aside, plugins.join("echo-bot.wasm")).expect("rename in");
+            // Past the watcher's 50 ms settling time, so each swap is a reload.
+            tokio::time::sleep(Duration::from_millis(120)).await;
+        }
+    };
+    let (out, ()) = tokio::join!(child, swaps);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = generation(plugins);
+    match out {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let errors = [wrk_line(&text, "Non-2xx"), wrk_line(&text, "Socket errors")];
+            let errors = errors
+                .iter()
+                .filter(|l| !l.is_empty())
+                .cloned()
+                .collect::<Vec<_>>();
+            println!(
+                "100 hot swaps under wrk -c32: {} | generations {before} -> {after} | errors: {}",
+                wrk_line(&text, "Requests/sec"),
+                if errors.is_empty() {
+                    "none".to_owned()
+                } else {
+                    errors.join("; ")
+                }
+            );
+        }
+        _ => println!("hot swaps: wrk not installed (Debian package wrk); skipped"),
+    }
+}
+
+/// RSS while `wrk -c64` drives echo-bot for 5 s.
+async fn wrk_rss(host: &Arc<Host>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = wrk_script(dir.path());
     let child = tokio::process::Command::new("wrk")
         .args(["-t1", "-c64", "-d5s", "--latency", "-s"])
         .arg(&script)
@@ -201,17 +287,11 @@ async fn wrk_rss(host: &Arc<Host>) {
     match out {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
-            let line = |k: &str| {
-                text.lines()
-                    .find(|l| l.trim_start().starts_with(k))
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned()
-            };
             println!(
-                "wrk -c64 on echo-bot: {} | p99 {} | host RSS {} MiB",
-                line("Requests/sec"),
-                line("99%"),
+                "wrk -c64 on echo-bot: {} | p99 {} | {} | host RSS {} MiB",
+                wrk_line(&text, "Requests/sec"),
+                wrk_line(&text, "99%"),
+                wrk_line(&text, "Non-2xx"),
                 rss / 1024
             );
         }
