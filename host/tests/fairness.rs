@@ -154,3 +154,45 @@ async fn a_plugin_flooding_the_log_is_held_to_its_rate_and_the_drop_is_counted()
         .expect("the drop is reported");
     assert!(dropped.contains("flood"), "{dropped}");
 }
+
+#[tokio::test]
+async fn a_flooded_trapping_plugin_cannot_flood_the_log_with_its_failures() {
+    let plugins = Plugins::new();
+    plugins.add(
+        "trapper",
+        &test_bot(),
+        &Plugins::bot_toml("log_kib_per_s = 1\n[config]\nmode = \"trap\""),
+    );
+    let host = Host::start(plugins.path());
+    // Twenty calls that trapped. (A failing plugin is also held back, so
+    // on a slow machine some calls may instead be refused as busy.)
+    let mut trapped = 0;
+    for _ in 0..400 {
+        match host.pyrus("trapper", EXAMPLE).await.status().as_u16() {
+            502 => trapped += 1,
+            503 => tokio::time::sleep(Duration::from_millis(20)).await,
+            other => panic!("trapper answered {other}"),
+        }
+        if trapped == 20 {
+            break;
+        }
+    }
+    assert_eq!(trapped, 20, "{}", host.log());
+    let log = host.log();
+    let failed = log.lines().filter(|l| l.contains("plugin failed:")).count();
+    // The reason for the first failures goes through; the allowance (8 KiB
+    // of burst, 1 KiB/s) cannot hold a backtrace per call.
+    assert!(
+        (1..trapped).contains(&failed),
+        "{failed} failure lines for {trapped} traps:\n{log}"
+    );
+    // Calls whose failure went unlogged are still answered for what they are.
+    let mut res = host.pyrus("trapper", EXAMPLE).await;
+    while res.status() == 503 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        res = host.pyrus("trapper", EXAMPLE).await;
+    }
+    assert_eq!(res.status(), 502);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["error"], "plugin trapped");
+}

@@ -71,6 +71,25 @@ impl LogRate {
         self.bytes_per_s as u64 / 1024
     }
 
+    /// Pays for one line of `len` bytes about the plugin, its own or the
+    /// host's (a failed call's reason); says first how many were dropped.
+    pub fn admit_line(&self, plugin: &str, len: usize) -> bool {
+        match self.admit(len.saturating_add(LINE_OVERHEAD), Instant::now()) {
+            Err(()) => false,
+            Ok(0) => true,
+            Ok(dropped) => {
+                tracing::warn!(
+                    target: "hookhost::guest",
+                    plugin,
+                    dropped,
+                    "{dropped} log lines dropped: the plugin wrote more than {} KiB/s (log_kib_per_s)",
+                    self.kib_per_s()
+                );
+                true
+            }
+        }
+    }
+
     /// Pays for a line of `cost` bytes at `now`. `Ok(n)`: it may be logged,
     /// and `n` lines were dropped just before it (to be said first).
     fn admit(&self, cost: usize, now: Instant) -> Result<u64, ()> {
@@ -108,20 +127,7 @@ impl LogBudget {
         if !self.admit_request(plugin, cost) {
             return false;
         }
-        match self.0.rate.admit(cost, Instant::now()) {
-            Err(()) => false,
-            Ok(0) => true,
-            Ok(dropped) => {
-                tracing::warn!(
-                    target: "hookhost::guest",
-                    plugin,
-                    dropped,
-                    "{dropped} log lines dropped: the plugin wrote more than {} KiB/s (log_kib_per_s)",
-                    self.0.rate.kib_per_s()
-                );
-                true
-            }
-        }
+        self.0.rate.admit_line(plugin, len)
     }
 
     fn admit_request(&self, plugin: &str, cost: usize) -> bool {

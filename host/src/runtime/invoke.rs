@@ -26,6 +26,7 @@ use crate::bindings::pyrus_ext::PyrusExtPre;
 use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::ExtError;
 use crate::bindings::worksection::WorksectionPre;
 use crate::bindings::worksection::hookhost::plugin::worksection_types::Event as WsEvent;
+use crate::logtext::{MAX_LOGGED, sanitize};
 use crate::protocol::pyrus_ext::{ExtAnswer, ExtCall};
 use crate::state::{Bucket, Quota};
 
@@ -151,6 +152,16 @@ impl Runtime {
         let result = classify(outcome, &store, sandbox);
         // A full instance pool is not the plugin's doing.
         turn.done(matches!(result, Ok(_) | Err(InvokeError::Busy)));
+        if let Err(error) = &result
+            && !matches!(error, InvokeError::Busy)
+        {
+            // Paid for from the plugin's log rate: senders flooding a
+            // trapping plugin must not flood the log with its backtraces.
+            let text = sanitize(&error.to_string(), MAX_LOGGED);
+            if sandbox.log_rate.admit_line(&sandbox.plugin, text.len()) {
+                tracing::error!("plugin failed: {text}");
+            }
+        }
         result
     }
 

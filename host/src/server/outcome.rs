@@ -52,19 +52,10 @@ impl From<InvokeError> for ApiError {
             InvokeError::Instantiate(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let busy = matches!(error, InvokeError::Busy | InvokeError::PluginBusy(_));
-        if let InvokeError::PluginBusy(_) = error {
-            // Logged where it is counted (runtime::fair): a flood of
-            // senders must not flood the log either.
-        } else if busy {
-            // Load, not a fault of the plugin.
+        // A busy plugin and a failed call are logged by the runtime, under
+        // the plugin's log rate: a flood of senders must not flood the log.
+        if let InvokeError::Busy = error {
             tracing::warn!(status = status.as_u16(), "request refused: {error}");
-        } else {
-            // A trap's text carries names from the plugin's own binary.
-            tracing::error!(
-                status = status.as_u16(),
-                "plugin failed: {}",
-                sanitize(&error.to_string(), MAX_LOGGED)
-            );
         }
         let reason = match error {
             // A trap's backtrace is for the operator.
