@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use bytes::Bytes;
 use http_body::Body as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -16,6 +16,20 @@ use super::error::ApiError;
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    read_within(body, limit)
+        .await
+        // The rest of the body is never read, so the connection cannot carry
+        // another request: say so, or a client may send its next one on it
+        // and see the connection close under it.
+        .map_err(|e| match e.status {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT => {
+                e.with_header(header::CONNECTION, HeaderValue::from_static("close"))
+            }
+            _ => e,
+        })
+}
+
+async fn read_within(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     // hyper's size hint is the declared `Content-Length`.
     let declared = body.size_hint().lower();
     if declared > limit as u64 {
@@ -82,5 +96,17 @@ mod tests {
         assert_eq!(status(streamed), Some(StatusCode::PAYLOAD_TOO_LARGE));
         let fits = read_limited(Body::new(Chunks(10)), 1000).await;
         assert_eq!(fits.map(|b| b.len()).ok(), Some(1000));
+    }
+
+    #[tokio::test]
+    async fn a_refused_body_closes_the_connection() {
+        let refused = read_limited(Body::from(vec![0u8; 1001]), 1000).await;
+        let headers = refused.err().map(|e| e.headers).unwrap_or_default();
+        assert!(
+            headers
+                .iter()
+                .any(|(name, value)| name == header::CONNECTION && value == "close"),
+            "{headers:?}"
+        );
     }
 }
