@@ -173,10 +173,14 @@ impl Turn {
         } else if let Some(permit) = self.permit.take() {
             let cool_down = (self.started.elapsed() * 10).min(MAX_COOL_DOWN);
             drop(window);
-            tokio::spawn(async move {
-                tokio::time::sleep(cool_down).await;
-                drop(permit);
-            });
+            // Calls run on a tokio runtime; without one the turn simply
+            // comes back at once.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    tokio::time::sleep(cool_down).await;
+                    drop(permit);
+                });
+            }
             return;
         }
         Turn::give_back(&mut window, self.permit.take());

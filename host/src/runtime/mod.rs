@@ -22,7 +22,8 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use crate::state::StateStore;
 
 pub use cache::{CacheError, CompileCache};
-pub use fair::{ADMISSION_WAIT, Admission, Lanes, MAX_CONCURRENCY, default_max_concurrency};
+use fair::Lanes;
+pub use fair::{ADMISSION_WAIT, Admission, MAX_CONCURRENCY, default_max_concurrency};
 pub use file_hash::FileHash;
 pub use guest_output::{DEFAULT_LOG_KIB_PER_S, LogRate};
 pub use invoke::{InvokeError, Sandbox};
