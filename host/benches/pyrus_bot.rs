@@ -70,6 +70,7 @@ async fn run() {
         timeout: Duration::from_secs(10),
         outbound: Arc::new(OutboundPolicy::deny_all()),
         state_quota: Default::default(),
+        instances: None,
     };
     let retry = pyrus_bot::parse_retry(None).expect("default retry");
     let event = pyrus_bot::parse_event(EXAMPLE.as_bytes().to_vec().into(), retry).expect("event");

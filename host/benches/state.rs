@@ -83,6 +83,7 @@ async fn plugin_calls(store: SqliteStore) {
         timeout: Duration::from_secs(10),
         state_quota: Quota::default(),
         outbound: Arc::new(OutboundPolicy::deny_all()),
+        instances: None,
     };
     let value = "x".repeat(VALUE_BYTES);
     let request = |call: String| Request {

@@ -274,6 +274,9 @@ impl Loader {
                 settings.outbound,
             )),
             state_quota: settings.state_quota,
+            instances: settings
+                .instances
+                .map(|policy| self.runtime.instance_pool(policy)),
         };
         let hook_routes = match self
             .hook_routes(name, &prepared, &sandbox, settings.mount)
@@ -361,6 +364,8 @@ impl Loader {
             timeout_ms = plugin.sandbox.timeout.as_millis() as u64,
             memory_mb = plugin.sandbox.memory_bytes >> 20,
             outbound = plugin.sandbox.outbound.allow_list().entries().len(),
+            // 0: a fresh instance for every call.
+            reuse = plugin.sandbox.instances.as_ref().map_or(0, |p| p.policy().max_uses),
             "plugin loaded"
         );
         plugin

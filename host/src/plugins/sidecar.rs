@@ -10,7 +10,10 @@ use serde::Deserialize;
 
 use super::delivery_policy::{DeliveryPolicy, RetryFile};
 use crate::outbound::{AllowList, OutboundLimits};
-use crate::runtime::{DEFAULT_LOG_KIB_PER_S, MAX_CONCURRENCY, default_max_concurrency};
+use crate::runtime::{
+    DEFAULT_IDLE, DEFAULT_LOG_KIB_PER_S, MAX_CONCURRENCY, MAX_IDLE, MAX_REUSE, ReusePolicy,
+    default_max_concurrency,
+};
 
 /// 1 GiB/s: past any disk; the limit is there to be set lower.
 const MAX_LOG_KIB_PER_S: u64 = 1 << 20;
@@ -120,6 +123,9 @@ pub struct Settings {
     pub max_concurrency: u32,
     /// What the plugin may write to the host log over time (`log_kib_per_s`).
     pub log_kib_per_s: u64,
+    /// `instances = { reuse = N, idle_s = S }`: kept instances; `None`
+    /// gives every call a fresh one.
+    pub instances: Option<ReusePolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +163,37 @@ struct SidecarFile {
     concurrency: Option<u64>,
     max_concurrency: Option<u64>,
     log_kib_per_s: Option<u64>,
+    instances: Option<InstancesFile>,
+}
+
+/// `instances = { reuse = 1000, idle_s = 60 }`: opt-in instance reuse.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InstancesFile {
+    reuse: u64,
+    idle_s: Option<u64>,
+}
+
+impl InstancesFile {
+    fn policy(&self) -> Result<ReusePolicy, String> {
+        if !(1..=u64::from(MAX_REUSE)).contains(&self.reuse) {
+            return Err(format!("instances.reuse must be between 1 and {MAX_REUSE}"));
+        }
+        let idle = match self.idle_s {
+            None => DEFAULT_IDLE,
+            Some(s) if (1..=MAX_IDLE.as_secs()).contains(&s) => Duration::from_secs(s),
+            Some(_) => {
+                return Err(format!(
+                    "instances.idle_s must be between 1 and {}",
+                    MAX_IDLE.as_secs()
+                ));
+            }
+        };
+        Ok(ReusePolicy {
+            max_uses: self.reuse as u32,
+            idle,
+        })
+    }
 }
 
 /// `[outbound]`: the limits on a plugin's outbound HTTP. Every key is
@@ -315,7 +352,15 @@ impl Settings {
             }
         };
 
+        let instances = file
+            .instances
+            .as_ref()
+            .map(InstancesFile::policy)
+            .transpose()
+            .map_err(invalid)?;
+
         Ok(Settings {
+            instances,
             max_concurrency,
             log_kib_per_s,
             secret,
@@ -563,6 +608,45 @@ mod tests {
             SecretState::Unusable(why) => assert!(why.contains("HOOKHOST_TEST_SURELY_UNSET_VAR")),
             other => panic!("expected unusable, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn instances_opt_in_to_reuse_within_bounds() {
+        assert_eq!(parse("").unwrap().instances, None);
+        let kept = parse("instances = { reuse = 1000 }").unwrap().instances;
+        assert_eq!(
+            kept,
+            Some(ReusePolicy {
+                max_uses: 1000,
+                idle: DEFAULT_IDLE
+            })
+        );
+        let kept = parse("instances = { reuse = 1, idle_s = 3600 }").unwrap();
+        assert_eq!(kept.instances.map(|p| p.idle), Some(MAX_IDLE));
+        for (line, reason) in [
+            (
+                "instances = { reuse = 0 }",
+                "instances.reuse must be between 1 and 1000000",
+            ),
+            (
+                "instances = { reuse = 1000001 }",
+                "instances.reuse must be between 1 and 1000000",
+            ),
+            (
+                "instances = { reuse = 5, idle_s = 0 }",
+                "instances.idle_s must be between 1 and 3600",
+            ),
+            (
+                "instances = { reuse = 5, idle_s = 3601 }",
+                "instances.idle_s must be between 1 and 3600",
+            ),
+        ] {
+            let error = parse(line).unwrap_err().to_string();
+            assert!(error.contains(reason), "{line}: {error}");
+        }
+        assert!(parse("instances = { idle_s = 5 }").is_err());
+        assert!(parse("instances = { reuse = 5, idle = 5 }").is_err());
+        assert!(parse("instances = 5").is_err());
     }
 
     #[test]

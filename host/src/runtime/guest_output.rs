@@ -119,6 +119,12 @@ impl LogBudget {
         }))
     }
 
+    /// A kept instance's next call starts with the whole budget again.
+    pub fn refill(&self) {
+        self.0.left.store(LOG_BUDGET, Ordering::Relaxed);
+        self.0.warned.store(false, Ordering::Relaxed);
+    }
+
     /// Pays for one line of `len` bytes if both the request's budget and
     /// the plugin's rate allow; the first says once when it runs out, the
     /// second how many lines it dropped, when it lets one through again.

@@ -13,6 +13,7 @@ use super::guest_output::LogRate;
 use super::keyvalue::{KeyValueCtx, StateAccess};
 use super::outbound::OutboundPolicy;
 use super::prepare::World;
+use super::reuse::InstancePool;
 use super::state::HostState;
 use crate::bindings::PyrusBotPre;
 use crate::bindings::exports::hookhost::plugin::pyrus_bot_handler::{BotEvent, Comment};
@@ -48,6 +49,8 @@ pub struct Sandbox {
     pub admission_wait: Option<Duration>,
     /// The plugin's log allowance over time, shared by all its versions.
     pub log_rate: Arc<LogRate>,
+    /// Kept instances, when the sidecar opts in to reuse; this version's own.
+    pub instances: Option<Arc<InstancePool>>,
 }
 
 impl Sandbox {
@@ -89,9 +92,8 @@ pub(crate) enum Stage {
 }
 
 impl Runtime {
-    fn new_store(&self, sandbox: &Sandbox) -> Store<HostState> {
+    fn new_store(&self, sandbox: &Sandbox, lane: &LaneSlot) -> Store<HostState> {
         let deadline = Instant::now() + sandbox.timeout;
-        let lane = LaneSlot::default();
         let mut state = HostState::new(sandbox, deadline, lane.clone());
         // The bucket is named after the sandbox's plugin, here and nowhere
         // else: no guest input takes part in choosing it.
@@ -101,6 +103,19 @@ impl Runtime {
         }));
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
+        self.arm_deadline(&mut store, deadline, lane);
+        store
+    }
+
+    /// Readies a kept store for its next call: a new deadline, lane and
+    /// outbound count, a full log budget.
+    fn rearm(&self, store: &mut Store<HostState>, sandbox: &Sandbox, lane: &LaneSlot) {
+        let deadline = Instant::now() + sandbox.timeout;
+        store.data_mut().rearm(sandbox, deadline, lane.clone());
+        self.arm_deadline(store, deadline, lane);
+    }
+
+    fn arm_deadline(&self, store: &mut Store<HostState>, deadline: Instant, lane: &LaneSlot) {
         // At every epoch tick a running guest either yields to the async
         // runtime or, past its deadline, traps: a busy guest is stopped even
         // when the runtime's timers run late. The `timeout` around the call
@@ -109,6 +124,7 @@ impl Runtime {
         // the queue for a lane (see `fair`).
         store.set_epoch_deadline(1);
         let lanes = self.lanes.clone();
+        let lane = lane.clone();
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
                 return Err(wasmtime::Error::new(DeadlineExceeded));
@@ -119,16 +135,35 @@ impl Runtime {
                 UpdateDeadline::Yield(1)
             })
         });
-        store
     }
 
-    /// Instantiates `pre` in a fresh store and runs `call` on the instance,
-    /// under the sandbox's memory cap and deadline.
+    /// A fresh instance of `pre`. When the instance allocator is full and
+    /// plugins keep idle instances, those are dropped and it tries again:
+    /// a kept instance must never stand in the way of a call.
+    async fn instantiate<W: World>(
+        &self,
+        pre: &W,
+        store: &mut Store<HostState>,
+    ) -> Result<W::Instance, Stage> {
+        match pre.instantiate(&mut *store).await {
+            Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
+                if self.drop_idle_instances() == 0 {
+                    return Err(Stage::Instantiate(e));
+                }
+                pre.instantiate(store).await.map_err(Stage::Instantiate)
+            }
+            result => result.map_err(Stage::Instantiate),
+        }
+    }
+
+    /// Runs `call` on an instance of `pre` under the sandbox's memory cap
+    /// and deadline: a fresh one, or with reuse on, one kept from an earlier
+    /// call of the same plugin version.
     async fn run<W: World, T>(
         &self,
         pre: &W,
         sandbox: &Sandbox,
-        call: impl AsyncFnOnce(W::Instance, &mut Store<HostState>) -> wasmtime::Result<T>,
+        call: impl AsyncFnOnce(&W::Instance, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, InvokeError> {
         let Some(turn) = sandbox.admission.enter(sandbox.admission_wait).await else {
             let window = sandbox.admission.window();
@@ -140,18 +175,48 @@ impl Runtime {
             }
             return Err(InvokeError::PluginBusy(window));
         };
-        let mut store = self.new_store(sandbox);
+        let lane = LaneSlot::default();
+        let kept = sandbox.instances.as_ref().and_then(|pool| pool.take());
+        let kept = kept.and_then(|idle| {
+            let instance = idle.instance.downcast::<W::Instance>().ok()?;
+            Some((idle.store, instance, idle.uses))
+        });
+        let (mut store, kept, uses) = match kept {
+            Some((mut store, instance, uses)) => {
+                self.rearm(&mut store, sandbox, &lane);
+                (store, Some(instance), uses)
+            }
+            None => (self.new_store(sandbox, &lane), None, 0),
+        };
         let outcome = tokio::time::timeout(sandbox.timeout, async {
-            let instance = pre
-                .instantiate(&mut store)
-                .await
-                .map_err(Stage::Instantiate)?;
-            call(instance, &mut store).await.map_err(Stage::Call)
+            let instance = match kept {
+                Some(instance) => instance,
+                None => Box::new(self.instantiate(pre, &mut store).await?),
+            };
+            let value = call(&*instance, &mut store).await.map_err(Stage::Call)?;
+            Ok((value, instance))
         })
         .await;
+        // A long-running call may end holding a lane; a kept store must not
+        // keep it while idle.
+        lane.release();
         let result = classify(outcome, &store, sandbox);
         // A full instance pool is not the plugin's doing.
         turn.done(matches!(result, Ok(_) | Err(InvokeError::Busy)));
+        let result = match result {
+            Ok((value, instance)) => {
+                // A guest refused memory or an outbound request may have
+                // answered anyway, from a state it did not expect: not kept.
+                if let Some(pool) = &sandbox.instances
+                    && !store.data().outbound.denied()
+                    && !store.data().limits.memory_limit_hit
+                {
+                    pool.put(store, instance, uses.saturating_add(1));
+                }
+                Ok(value)
+            }
+            Err(error) => Err(error),
+        };
         if let Err(error) = &result
             && !matches!(error, InvokeError::Busy)
         {

@@ -10,10 +10,11 @@ mod invoke;
 mod keyvalue;
 mod outbound;
 mod prepare;
+mod reuse;
 mod state;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -29,6 +30,7 @@ pub use guest_output::{DEFAULT_LOG_KIB_PER_S, LogRate};
 pub use invoke::{InvokeError, Sandbox};
 pub use outbound::OutboundPolicy;
 pub use prepare::{LoadError, Prepared, World};
+pub use reuse::{DEFAULT_IDLE, InstancePool, MAX_IDLE, MAX_REUSE, ReusePolicy};
 pub use state::HostState;
 
 /// How often the epoch advances. A running guest yields to the async runtime
@@ -50,6 +52,9 @@ pub struct Runtime {
     state: Option<Arc<dyn StateStore>>,
     /// Where long-running guests take turns.
     lanes: Lanes,
+    /// Every plugin version's kept instances, so that a call finding the
+    /// instance allocator full can free the slots idle instances hold.
+    kept: Mutex<Vec<Weak<InstancePool>>>,
 }
 
 impl Runtime {
@@ -129,7 +134,26 @@ impl Runtime {
             cache,
             state,
             lanes: Lanes::for_machine(),
+            kept: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// The pool of kept instances for one loaded plugin version.
+    pub fn instance_pool(&self, policy: ReusePolicy) -> Arc<InstancePool> {
+        let pool = InstancePool::new(policy);
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.retain(|pool| pool.strong_count() > 0);
+        kept.push(Arc::downgrade(&pool));
+        pool
+    }
+
+    /// Drops every idle kept instance of every plugin; how many there were.
+    fn drop_idle_instances(&self) -> usize {
+        let pools: Vec<Arc<InstancePool>> = {
+            let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            kept.iter().filter_map(Weak::upgrade).collect()
+        };
+        pools.iter().map(|pool| pool.clear()).sum()
     }
 
     /// Compiles a component. CPU-heavy: call it from a blocking thread.

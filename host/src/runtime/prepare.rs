@@ -35,7 +35,7 @@ impl Prepared {
 /// the kind it serves and get it typed, and every call instantiates alike.
 pub trait World: Clone + Send + Sync + 'static {
     const KIND: PluginKind;
-    type Instance: Send;
+    type Instance: Send + 'static;
     fn from_prepared(prepared: &Prepared) -> Option<&Self>;
     fn instantiate(
         &self,

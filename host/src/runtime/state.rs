@@ -15,7 +15,10 @@ use super::invoke::Sandbox;
 use super::keyvalue::KeyValueCtx;
 use super::outbound::CallHooks;
 
-/// Per-request host state. Everything here dies with the request.
+/// Per-request host state. Everything here dies with the request, unless
+/// the plugin opted in to instance reuse (see `reuse`): then what is not
+/// re-armed for each call ([`HostState::rearm`]) lives as long as its
+/// instance.
 pub struct HostState {
     pub(super) plugin: Arc<str>,
     pub(super) config: Arc<BTreeMap<String, String>>,
@@ -57,6 +60,20 @@ impl HostState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
         }
+    }
+}
+
+impl HostState {
+    /// What each call of a kept instance starts afresh: its deadline, its
+    /// lane, its outbound count and its log budget.
+    pub(super) fn rearm(&mut self, sandbox: &Sandbox, deadline: Instant, lane: LaneSlot) {
+        self.outbound = CallHooks::new(
+            sandbox.plugin.clone(),
+            sandbox.outbound.clone(),
+            deadline,
+            lane,
+        );
+        self.log_budget.refill();
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use tokio::time::Sleep;
 use wasmtime_wasi_http::Error;
 
+use super::CallFlags;
 use super::pool::Keep;
 use crate::outbound::bounded;
 
@@ -26,7 +27,7 @@ pub(super) struct CappedBody {
     idle: Duration,
     timer: Pin<Box<Sleep>>,
     deadline: Instant,
-    deadline_hit: Arc<AtomicBool>,
+    flags: Arc<CallFlags>,
     /// After an error the body ends: nothing past the cap is handed over.
     done: bool,
     /// The connection, handed back to the pool once the body has ended.
@@ -39,7 +40,7 @@ impl CappedBody {
         cap: u64,
         idle: Duration,
         deadline: Instant,
-        deadline_hit: Arc<AtomicBool>,
+        flags: Arc<CallFlags>,
         keep: Keep,
     ) -> Self {
         let timer = Box::pin(tokio::time::sleep(bounded(idle, deadline)));
@@ -50,7 +51,7 @@ impl CappedBody {
             idle,
             timer,
             deadline,
-            deadline_hit,
+            flags,
             done: false,
             keep: Some(keep),
         }
@@ -113,7 +114,7 @@ impl Body for CappedBody {
                     return Poll::Pending;
                 }
                 if Instant::now() >= this.deadline {
-                    this.deadline_hit.store(true, Ordering::Relaxed);
+                    this.flags.deadline_hit.store(true, Ordering::Relaxed);
                 }
                 this.fail(Error::ConnectionReadTimeout)
             }

@@ -76,11 +76,13 @@ pub struct CallHooks {
     deadline: Instant,
     sent: u32,
     over_limit_logged: bool,
-    /// Set when an outbound wait ended because the call's deadline came:
-    /// the call then failed its deadline, whatever the guest made of the
-    /// error it got (see `invoke::classify`). Made on the first request, so
-    /// a call that sends none allocates nothing for it.
-    deadline_hit: Option<Arc<AtomicBool>>,
+    /// What the call's requests ran into, seen by the sender's tasks too.
+    /// Made on the first request, so a call that sends none allocates
+    /// nothing for it.
+    flags: Option<Arc<CallFlags>>,
+    /// A request of this call was refused before it left (not allowed, or
+    /// over the count).
+    denied: bool,
     /// The call's lane, given up while the guest waits on the network.
     lane: LaneSlot,
 }
@@ -99,14 +101,28 @@ impl CallHooks {
             lane,
             sent: 0,
             over_limit_logged: false,
-            deadline_hit: None,
+            flags: None,
+            denied: false,
         }
     }
 
+    /// An outbound wait ended because the call's deadline came: the call
+    /// then failed its deadline, whatever the guest made of the error it
+    /// got (see `invoke::classify`).
     pub fn deadline_hit(&self) -> bool {
-        self.deadline_hit
+        self.flags
             .as_ref()
-            .is_some_and(|hit| hit.load(Ordering::Relaxed))
+            .is_some_and(|flags| flags.deadline_hit.load(Ordering::Relaxed))
+    }
+
+    /// A request of this call was denied, by the allow-list, the request
+    /// count or the address check: a kept instance is not kept after that.
+    pub fn denied(&self) -> bool {
+        self.denied
+            || self
+                .flags
+                .as_ref()
+                .is_some_and(|flags| flags.denied.load(Ordering::Relaxed))
     }
 
     /// Counts the request and checks its origin before anything else
@@ -125,6 +141,7 @@ impl CallHooks {
                     self.plugin,
                 );
             }
+            self.denied = true;
             return Err(Error::HttpRequestDenied);
         }
         if self
@@ -147,8 +164,17 @@ impl CallHooks {
             "outbound request denied: plugin {} may not reach {origin} (not in its allowed_outbound_hosts){fix}",
             self.plugin,
         );
+        self.denied = true;
         Err(Error::HttpRequestDenied)
     }
+}
+
+/// What one call's outbound requests ran into, set where they run.
+#[derive(Debug, Default)]
+pub(super) struct CallFlags {
+    pub deadline_hit: AtomicBool,
+    /// Every address of a request's host was refused by the address check.
+    pub denied: AtomicBool,
 }
 
 /// The `allowed_outbound_hosts` line the sidecar needs for `entry` to be
@@ -189,10 +215,7 @@ impl WasiHttpHooks for CallHooks {
             plugin: self.plugin.clone(),
             policy: self.policy.clone(),
             deadline: self.deadline,
-            deadline_hit: self
-                .deadline_hit
-                .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
-                .clone(),
+            flags: self.flags.get_or_insert_with(Arc::default).clone(),
             options,
             origin,
         };

@@ -9,7 +9,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http::header::{CONTENT_LENGTH, HOST};
@@ -22,10 +22,10 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
-use super::OutboundPolicy;
 use super::body::CappedBody;
 use super::origin::Origin;
 use super::tls;
+use super::{CallFlags, OutboundPolicy};
 use crate::outbound::{Host, Refused, is_forbidden_header, suggest_entry};
 
 /// What `send_request` resolves to: the response, and the connection's
@@ -41,7 +41,7 @@ pub(super) struct Outgoing {
     pub plugin: Arc<str>,
     pub policy: Arc<OutboundPolicy>,
     pub deadline: Instant,
-    pub deadline_hit: Arc<AtomicBool>,
+    pub flags: Arc<CallFlags>,
     pub options: Option<RequestOptions>,
     pub origin: Origin,
 }
@@ -51,7 +51,7 @@ impl Outgoing {
     /// call has failed its deadline, and is reported so.
     fn timed_out(&self, error: Error) -> Error {
         if Instant::now() >= self.deadline {
-            self.deadline_hit.store(true, Ordering::Relaxed);
+            self.flags.deadline_hit.store(true, Ordering::Relaxed);
         }
         error
     }
@@ -175,7 +175,7 @@ fn respond(
             t.min(limits.first_byte_timeout)
         })
         .max(Duration::from_millis(1));
-    let deadline_hit = out.deadline_hit.clone();
+    let flags = out.flags.clone();
     let res = res.map(|incoming| {
         if incoming.is_end_stream() {
             // No body to read (HEAD, 204, 304): the connection is free now.
@@ -184,7 +184,7 @@ fn respond(
                 .map_err(|never: std::convert::Infallible| -> Error { match never {} })
                 .boxed_unsync();
         }
-        CappedBody::new(incoming, cap, idle, out.deadline, deadline_hit, keep).boxed_unsync()
+        CappedBody::new(incoming, cap, idle, out.deadline, flags, keep).boxed_unsync()
     });
     Ok((res, Box::new(std::future::ready(Ok(())))))
 }
@@ -218,6 +218,7 @@ async fn connect(out: &Outgoing) -> Result<(http1::SendRequest<WasiBody>, Connec
         .collect();
     if allowed.is_empty() {
         warn_refused(out, refused);
+        out.flags.denied.store(true, Ordering::Relaxed);
         return Err(Error::DestinationIpProhibited);
     }
 

@@ -11,6 +11,8 @@ use hookhost::plugin::host::{self, Field, Level};
 use hookhost::plugin::pyrus_types::{FieldRef, FieldUpdate, FieldValue, PersonRef};
 use hookhost::plugin::types::PluginError;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 struct TestBot;
 
 impl Guest for TestBot {
@@ -32,6 +34,25 @@ impl Guest for TestBot {
                 event.task_id, event.retry.attempt, event.retry.max_attempts
             )))),
             "silent" => Ok(None),
+            // For instance reuse: how many calls this instance has served
+            // (1 for a fresh one), unless the task id says to fail.
+            "count" => {
+                static CALLS: AtomicU64 = AtomicU64::new(0);
+                let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+                match event.task_id % 1000 {
+                    666 => panic!("test-bot was told to trap"),
+                    777 => loop {
+                        std::hint::black_box(());
+                    },
+                    888 => {
+                        let mut hoard: Vec<Vec<u8>> = Vec::new();
+                        loop {
+                            hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+                        }
+                    }
+                    _ => Ok(Some(text(format!("call {calls} of this instance")))),
+                }
+            }
             // A plugin whose first try fails (its API was down) and whose
             // resend succeeds: the host must not remember the failure.
             "first-attempt-fails" if event.retry.attempt == 1 => {

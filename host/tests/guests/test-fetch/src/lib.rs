@@ -24,13 +24,17 @@ wit_bindgen::generate!({
 
 use exports::hookhost::plugin::http_handler::Guest;
 use hookhost::plugin::http_types::{Request, Response, Route};
-use hookhost::plugin::types::PluginError;
+use hookhost::plugin::types::{Field, PluginError};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::Value;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, Scheme,
 };
 use wasip2::io::streams::StreamError;
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
 
 struct TestFetch;
 
@@ -52,9 +56,14 @@ impl Guest for TestFetch {
             out.push_str(&fetch(&spec));
             out.push('\n');
         }
+        // How many calls this instance has served: 1 unless it is reused.
+        let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(Some(Response {
             status: 200,
-            headers: Vec::new(),
+            headers: vec![Field {
+                key: "x-instance-calls".into(),
+                value: calls.to_string(),
+            }],
             body: out.into_bytes(),
         }))
     }

@@ -1,0 +1,358 @@
+//! `cargo bench --bench side_by_side`: hookhost against a native server and
+//! against adnanh/webhook, in one run, with `wrk` (Debian `wrk`, `webhook`).
+//!
+//! Every server answers a signed Pyrus bot event (the Pyrus document's
+//! example, task ids varied) with the echo bot's comment:
+//! - **native**: `host/examples/native_pyrus.rs`, plain axum doing the same
+//!   signature check, parse and reply with hookhost's own code, no Wasm;
+//! - **hookhost** with the echo bot in Rust, C, Python and JavaScript at
+//!   default settings (a fresh instance per request, `info` logging to a
+//!   file), the Rust one also at `RUST_LOG=warn`, and each language again
+//!   with `instances = { reuse = 1000 }`;
+//! - **webhook**: adnanh/webhook checking `payload-hmac-sha1` over the same
+//!   header and running a shell script that prints the reply.
+//!
+//! Each at 1, 32 and 128 connections, `wrk -t1 --latency` for
+//! `SXS_SECONDS` (default 10) after a 1 s warm-up. Prints req/s, p50, p99
+//! and the ratio of req/s to native's at the same connection count.
+//!
+//! The bodies differ (20 000 task ids, cycled), as Pyrus's do: hookhost
+//! answers a repeated identical body from its resend memo (10 000 entries),
+//! which would measure the memo and not the plugin.
+//!
+//! wrk runs on the same two cores as the server, so absolute numbers are
+//! lower than on a machine of their own; compare the ratios.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+#[path = "../examples/native_pyrus.rs"]
+#[allow(dead_code)]
+mod native;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const CONNECTIONS: [usize; 3] = [1, 32, 128];
+const BODIES: usize = 20_000;
+
+fn main() {
+    if !installed("wrk") {
+        println!("side_by_side: wrk not installed (Debian package wrk); skipped");
+        return;
+    }
+    let seconds: u64 = std::env::var("SXS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(run(Duration::from_secs(seconds)));
+}
+
+struct Target {
+    name: String,
+    url: String,
+}
+
+struct Row {
+    name: String,
+    connections: usize,
+    report: Report,
+}
+
+async fn run(duration: Duration) {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let script = wrk_script(scratch.path());
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind native");
+    let native_url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { native::serve(listener, SECRET.as_bytes()).await });
+
+    let plugins = Plugins::new();
+    let languages = [
+        ("rust", echo_bot()),
+        ("c", example("c-echo-bot")),
+        ("python", example("python-echo-bot")),
+        ("js", example("js-echo-bot")),
+    ];
+    for (language, wasm) in &languages {
+        let memory = "timeout_ms = 5000\nmemory_mb = 64";
+        plugins.add(language, wasm, &Plugins::bot_toml(memory));
+        plugins.add(
+            &format!("{language}-reuse"),
+            wasm,
+            &Plugins::bot_toml(&format!("{memory}\ninstances = {{ reuse = 1000 }}")),
+        );
+    }
+    let info = Host::start_with(plugins.path(), &[], &[]);
+    let quiet_plugins = Plugins::new();
+    quiet_plugins.add("rust", &echo_bot(), &Plugins::bot_toml(""));
+    let warn = Host::start_with(quiet_plugins.path(), &[], &[("RUST_LOG", "warn")]);
+    let webhook = Webhook::start(scratch.path());
+
+    let mut targets = vec![Target {
+        name: "native axum (no Wasm)".into(),
+        url: format!("{native_url}/pyrus/echo-bot"),
+    }];
+    for (language, _) in &languages {
+        targets.push(Target {
+            name: format!("hookhost {language}"),
+            url: format!("{}/pyrus/{language}", info.url),
+        });
+    }
+    targets.push(Target {
+        name: "hookhost rust, RUST_LOG=warn".into(),
+        url: format!("{}/pyrus/rust", warn.url),
+    });
+    for (language, _) in &languages {
+        targets.push(Target {
+            name: format!("hookhost {language}, reuse"),
+            url: format!("{}/pyrus/{language}-reuse", info.url),
+        });
+    }
+    if let Some(webhook) = &webhook {
+        targets.push(Target {
+            name: "adnanh/webhook + sh".into(),
+            url: webhook.url.clone(),
+        });
+    } else {
+        println!("adnanh/webhook not installed (Debian package webhook); its rows skipped");
+    }
+
+    // Every server answers alike before any is timed.
+    for target in &targets {
+        let body = example_with_task(1);
+        let response = client()
+            .post(&target.url)
+            .header("X-Pyrus-Sig", sign(SECRET, &body))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(
+            status == 200 && text.trim_end() == EXAMPLE_ANSWER,
+            "{} answered {status} {text:?}",
+            target.name
+        );
+    }
+
+    let mut rows = Vec::new();
+    for target in &targets {
+        for connections in CONNECTIONS {
+            let _ = wrk(&target.url, &script, connections, Duration::from_secs(1)).await;
+            let report = wrk(&target.url, &script, connections, duration).await;
+            println!(
+                "{:<32} c={connections:<4} {:>9.0} req/s  p50 {:>8}  p99 {:>8}  errors {}",
+                target.name, report.rps, report.p50, report.p99, report.errors
+            );
+            rows.push(Row {
+                name: target.name.clone(),
+                connections,
+                report,
+            });
+        }
+    }
+    print_table(&rows);
+    let lines = info.log().lines().count();
+    println!("\nhookhost info log: {lines} lines");
+}
+
+fn print_table(rows: &[Row]) {
+    println!("\n| server | c | req/s | ratio to native | p50 | p99 |");
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        let native = rows
+            .iter()
+            .find(|r| r.connections == row.connections)
+            .map_or(f64::NAN, |r| r.report.rps);
+        println!(
+            "| {} | {} | {:.0} | {:.2}× | {} | {} |",
+            row.name,
+            row.connections,
+            row.report.rps,
+            row.report.rps / native,
+            row.report.p50,
+            row.report.p99
+        );
+    }
+}
+
+fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A wrk script cycling through `BODIES` signed events, each with its own
+/// task id, read from a file when the thread starts.
+fn wrk_script(dir: &Path) -> PathBuf {
+    let bodies = dir.join("bodies.txt");
+    let mut text = String::new();
+    for task in 0..BODIES {
+        let body = example_with_task(100_000 + task as i64);
+        text.push_str(&sign(SECRET, &body));
+        text.push('\t');
+        text.push_str(&body);
+        text.push('\n');
+    }
+    std::fs::write(&bodies, text).expect("bodies");
+    let script = dir.join("pyrus.lua");
+    let lua = format!(
+        r#"
+local requests = {{}}
+local next_request = 1
+function init(args)
+  for line in io.lines("{bodies}") do
+    local sig, body = line:match("^([^\t]*)\t(.*)$")
+    requests[#requests + 1] = wrk.format("POST", nil, {{
+      ["Content-Type"] = "application/json",
+      ["X-Pyrus-Sig"] = sig,
+      ["X-Pyrus-Retry"] = "1/3",
+    }}, body)
+  end
+end
+function request()
+  local r = requests[next_request]
+  next_request = next_request % #requests + 1
+  return r
+end
+"#,
+        bodies = bodies.display()
+    );
+    std::fs::write(&script, lua).expect("wrk script");
+    script
+}
+
+struct Report {
+    rps: f64,
+    p50: String,
+    p99: String,
+    errors: String,
+}
+
+async fn wrk(url: &str, script: &Path, connections: usize, duration: Duration) -> Report {
+    let output = tokio::process::Command::new("wrk")
+        .args(["-t1", "--latency"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{}s", duration.as_secs()))
+        .arg("-s")
+        .arg(script)
+        .arg(url)
+        .output()
+        .await
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let field = |key: &str| {
+        text.lines()
+            .find(|line| line.trim_start().starts_with(key))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let errors = text
+        .lines()
+        .filter(|line| line.contains("Non-2xx") || line.contains("Socket errors"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Report {
+        rps: field("Requests/sec:").parse().unwrap_or(f64::NAN),
+        p50: field("50%"),
+        p99: field("99%"),
+        errors: if errors.is_empty() {
+            "none".into()
+        } else {
+            errors
+        },
+    }
+}
+
+/// adnanh/webhook with one hook: the Pyrus signature as its
+/// `payload-hmac-sha1` rule, a shell script printing the echo bot's reply.
+struct Webhook {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Webhook {
+    fn start(dir: &Path) -> Option<Webhook> {
+        let program = Path::new("/usr/bin/webhook");
+        if !program.is_file() {
+            return None;
+        }
+        let reply = dir.join("echo.sh");
+        // The example's task has one comment: its author and text are the
+        // last comment's. webhook cannot index from the end.
+        std::fs::write(
+            &reply,
+            "#!/bin/sh\nprintf '{\"text\":\"Hello, %s %s! You said \\\"%s\\\".\"}' \"$1\" \"$2\" \"$3\"\n",
+        )
+        .expect("script");
+        let arg = |name: &str| serde_json::json!({ "source": "payload", "name": name });
+        let hooks = serde_json::json!([{
+            "id": "echo-bot",
+            "execute-command": "/bin/sh",
+            "command-working-directory": dir,
+            "include-command-output-in-response": true,
+            "response-headers": [{ "name": "Content-Type", "value": "application/json" }],
+            "pass-arguments-to-command": [
+                { "source": "string", "name": reply },
+                arg("task.comments.0.author.first_name"),
+                arg("task.comments.0.author.last_name"),
+                arg("task.comments.0.text"),
+            ],
+            "trigger-rule": { "match": {
+                "type": "payload-hmac-sha1",
+                "secret": SECRET,
+                "parameter": { "source": "header", "name": "X-Pyrus-Sig" },
+            }},
+        }]);
+        let hooks_file = dir.join("hooks.json");
+        std::fs::write(&hooks_file, hooks.to_string()).expect("hooks");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(program)
+            .arg("-hooks")
+            .arg(&hooks_file)
+            .args(["-ip", "127.0.0.1", "-port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start webhook");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "webhook did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Webhook {
+            child,
+            url: format!("http://127.0.0.1:{port}/hooks/echo-bot"),
+        })
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
