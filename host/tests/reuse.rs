@@ -30,6 +30,15 @@ async fn calls(host: &Host, plugin: &str, task: i64) -> (u16, String) {
     (status, res.text().await.unwrap_or_default())
 }
 
+/// A host serving test-bot in `count` mode as plugin "kept", with the
+/// sidecar line `instances`; the folder lives as long as the host.
+fn kept(instances: &str) -> (Plugins, Host) {
+    let plugins = Plugins::new();
+    plugins.add("kept", &test_bot(), &counting(instances));
+    let host = Host::start(plugins.path());
+    (plugins, host)
+}
+
 fn said(n: u32) -> String {
     format!("{{\"text\":\"call {n} of this instance\"}}")
 }
@@ -64,13 +73,7 @@ async fn a_kept_instance_serves_its_own_plugin_up_to_its_limit() {
 
 #[tokio::test]
 async fn an_instance_that_failed_is_never_used_again() {
-    let plugins = Plugins::new();
-    plugins.add(
-        "kept",
-        &test_bot(),
-        &counting("instances = { reuse = 1000 }"),
-    );
-    let host = Host::start(plugins.path());
+    let (_plugins, host) = kept("instances = { reuse = 1000 }");
 
     assert_eq!(calls(&host, "kept", 1).await, (200, said(1)));
     assert_eq!(calls(&host, "kept", 2).await, (200, said(2)));
@@ -94,13 +97,7 @@ async fn an_instance_that_failed_is_never_used_again() {
 
 #[tokio::test]
 async fn an_idle_instance_is_dropped_after_its_idle_time() {
-    let plugins = Plugins::new();
-    plugins.add(
-        "kept",
-        &test_bot(),
-        &counting("instances = { reuse = 1000, idle_s = 1 }"),
-    );
-    let host = Host::start(plugins.path());
+    let (_plugins, host) = kept("instances = { reuse = 1000, idle_s = 1 }");
     assert_eq!(calls(&host, "kept", 1).await, (200, said(1)));
     assert_eq!(calls(&host, "kept", 2).await, (200, said(2)));
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -109,13 +106,7 @@ async fn an_idle_instance_is_dropped_after_its_idle_time() {
 
 #[tokio::test]
 async fn a_reload_starts_with_fresh_instances() {
-    let plugins = Plugins::new();
-    plugins.add(
-        "kept",
-        &test_bot(),
-        &counting("instances = { reuse = 1000 }"),
-    );
-    let host = Host::start(plugins.path());
+    let (plugins, host) = kept("instances = { reuse = 1000 }");
     assert_eq!(calls(&host, "kept", 1).await, (200, said(1)));
     assert_eq!(calls(&host, "kept", 2).await, (200, said(2)));
     // A changed sidecar is a new version of the plugin.
