@@ -75,7 +75,7 @@ async fn run() {
         let _ = host.pyrus(name, EXAMPLE).await;
     }
     let host = Arc::new(host);
-    let idle_rss = rss_kib(&host);
+    let idle_rss = rss_kib(host.pid());
 
     let solo = load(&host, &[("echo-bot", ECHO_CLIENTS)]).await;
     let solo_echo = &solo["echo-bot"];
@@ -110,17 +110,6 @@ async fn run() {
     wrk_rss(&host).await;
     hot_swaps(&host, plugins.path()).await;
     idle_connections(&host).await;
-}
-
-/// The host's resident set, KiB.
-fn rss_kib(host: &Host) -> u64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", host.pid())).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 async fn echo_latency(host: &Host, probes: usize) -> Vec<Duration> {
@@ -281,7 +270,7 @@ async fn wrk_rss(host: &Arc<Host>) {
         .output();
     let sample = async {
         tokio::time::sleep(Duration::from_secs(3)).await;
-        rss_kib(host)
+        rss_kib(host.pid())
     };
     let (out, rss) = tokio::join!(child, sample);
     match out {
@@ -312,7 +301,7 @@ async fn idle_connections(host: &Arc<Host>) {
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss = rss_kib(host);
+    let rss = rss_kib(host.pid());
     let probe = echo_latency(host, 10).await;
     println!(
         "{} idle connections: host RSS {} MiB, echo-bot max {:.2} ms meanwhile",
@@ -414,7 +403,7 @@ async fn flood(host: &Arc<Host>) {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let flood_rss = rss_kib(host);
+    let flood_rss = rss_kib(host.pid());
     // The probes run on a thread and a client of their own, so what they
     // measure is the host, not this process handling 2000 answers at once.
     let url = format!("{}/pyrus/echo-bot", host.url);

@@ -7,7 +7,7 @@
 //!    compiled-plugin cache (cold) and again with the cache it filled
 //!    (warm, median of 3), and a request to the last plugin.
 //! 2. **Body size.** A signed Pyrus event whose comment is padded to
-//!    1 KB … 4 MiB, to the Rust echo bot (which echoes the text back):
+//!    1 KB … 4 MiB (its last comment, the one echoed), to the Rust echo bot (which echoes the text back):
 //!    the median and p99 of the round trip over one keep-alive connection,
 //!    and the host's resident memory after.
 //!
@@ -33,9 +33,19 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // `cargo bench --bench scaling -- bodies` runs one part.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|a| a == part);
     rt.block_on(async {
-        plugins().await;
-        bodies().await;
+        if wanted("plugins") {
+            plugins().await;
+        }
+        if wanted("bodies") {
+            bodies().await;
+        }
     });
 }
 
@@ -138,31 +148,36 @@ async fn bodies() {
     );
     println!("\nrequest cost by body size (Rust echo bot echoing the comment back):");
     for size in BODY_SIZES {
-        let body = padded(size);
+        let (body, pad) = padded(size);
         let rounds = (4 << 20) / size.max(64 << 10) * 20;
         let rounds = rounds.clamp(20, 500);
         let mut seen = Vec::with_capacity(rounds);
+        let mut host_cpu = Duration::ZERO;
         for round in 0..rounds + 5 {
             // A body of its own each time: a repeated one is answered from
-            // the resend memo.
+            // the resend memo. Signed before the clock starts.
             let body = body.replacen("\"task_id\":1532", &format!("\"task_id\":{round}"), 1);
+            let sig = sign(SECRET, &body);
+            let cpu = cpu_time(host.pid());
             let sent = Instant::now();
-            let res = host.pyrus("echo-bot", &body).await;
+            let res = host.pyrus_with("echo-bot", &body, Some(&sig), &[]).await;
             assert_eq!(res.status(), 200, "{size} bytes:\n{}", host.log());
             let answer = res.bytes().await.expect("answer");
-            assert!(answer.len() >= size / 2, "the comment came back");
+            assert!(answer.len() > pad, "the comment came back");
             if round >= 5 {
                 seen.push(sent.elapsed());
+                host_cpu += cpu_time(host.pid()).saturating_sub(cpu);
             }
         }
         seen.sort();
         let p = |q: f64| seen[((seen.len() as f64 * q) as usize).min(seen.len() - 1)];
         println!(
-            "  {:>8} B  n={rounds:<4} median {:>10.2?}  p99 {:>10.2?}  ({:.0} MB/s at the median)  RSS after {} KiB",
+            "  {:>8} B  n={rounds:<4} median {:>10.2?}  p99 {:>10.2?}  host CPU {:>9.2?}/request ({:.0} MB/s)  RSS after {} KiB",
             body.len(),
             p(0.5),
             p(0.99),
-            body.len() as f64 / p(0.5).as_secs_f64() / 1e6,
+            host_cpu / rounds as u32,
+            body.len() as f64 * rounds as f64 / host_cpu.as_secs_f64().max(1e-9) / 1e6,
             rss_kib(host.pid())
         );
     }
@@ -170,21 +185,18 @@ async fn bodies() {
 
 /// The example event with its comment's text padded to make the body
 /// about `size` bytes.
-fn padded(size: usize) -> String {
+/// Also the length of the padding, which comes back in the answer.
+fn padded(size: usize) -> (String, usize) {
     let mut event: serde_json::Value = serde_json::from_str(EXAMPLE).expect("example is JSON");
     let base = EXAMPLE.len();
     let pad = size.saturating_sub(base).max(1);
-    event["task"]["comments"][0]["text"] = "x".repeat(pad).into();
+    // The echo bot answers the last comment.
+    let comments = event["task"]["comments"]
+        .as_array_mut()
+        .expect("the example has comments");
+    let last = comments.last_mut().expect("the example has comments");
+    last["text"] = "x".repeat(pad).into();
     let text = event.to_string();
     assert!(text.contains("\"task_id\":1532"), "compact JSON");
-    text
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    (text, pad)
 }

@@ -14,7 +14,10 @@
 //!
 //! Each at 1, 32 and 128 connections, `wrk -t1 --latency` for
 //! `SXS_SECONDS` (default 10) after a 1 s warm-up. Prints req/s, p50, p99
-//! and the ratio of req/s to native's at the same connection count.
+//! the ratio of req/s to native's at the same connection count, and the
+//! serving process's CPU time per request (from /proc; native's includes
+//! this bench's own few idle threads). Then the Rust echo bot at `info`
+//! and at `warn`, five turns each, interleaved: what logging costs.
 //!
 //! The bodies differ (20 000 task ids, cycled), as Pyrus's do: hookhost
 //! answers a repeated identical body from its resend memo (10 000 entries),
@@ -58,6 +61,8 @@ fn main() {
 struct Target {
     name: String,
     url: String,
+    /// The process serving it, whose CPU time is counted.
+    pid: Option<u32>,
 }
 
 struct Row {
@@ -101,27 +106,33 @@ async fn run(duration: Duration) {
     let mut targets = vec![Target {
         name: "native axum (no Wasm)".into(),
         url: format!("{native_url}/pyrus/echo-bot"),
+        pid: Some(std::process::id()),
     }];
     for (language, _) in &languages {
         targets.push(Target {
             name: format!("hookhost {language}"),
             url: format!("{}/pyrus/{language}", info.url),
+            pid: Some(info.pid()),
         });
     }
     targets.push(Target {
         name: "hookhost rust, RUST_LOG=warn".into(),
         url: format!("{}/pyrus/rust", warn.url),
+        pid: Some(warn.pid()),
     });
     for (language, _) in &languages {
         targets.push(Target {
             name: format!("hookhost {language}, reuse"),
             url: format!("{}/pyrus/{language}-reuse", info.url),
+            pid: Some(info.pid()),
         });
     }
     if let Some(webhook) = &webhook {
         targets.push(Target {
             name: "adnanh/webhook + sh".into(),
             url: webhook.url.clone(),
+            // Its work is done in the scripts it starts.
+            pid: None,
         });
     } else {
         println!("adnanh/webhook not installed (Debian package webhook); its rows skipped");
@@ -150,11 +161,10 @@ async fn run(duration: Duration) {
     let mut rows = Vec::new();
     for target in &targets {
         for connections in CONNECTIONS {
-            let _ = wrk(&target.url, &script, connections, Duration::from_secs(1)).await;
-            let report = wrk(&target.url, &script, connections, duration).await;
+            let report = measure(target, &script, connections, duration).await;
             println!(
-                "{:<32} c={connections:<4} {:>9.0} req/s  p50 {:>8}  p99 {:>8}  errors {}",
-                target.name, report.rps, report.p50, report.p99, report.errors
+                "{:<32} c={connections:<4} {:>9.0} req/s  p50 {:>8}  p99 {:>8}  CPU {:>6.1} µs/req  errors {}",
+                target.name, report.rps, report.p50, report.p99, report.cpu_us, report.errors
             );
             rows.push(Row {
                 name: target.name.clone(),
@@ -166,24 +176,78 @@ async fn run(duration: Duration) {
     print_table(&rows);
     let lines = info.log().lines().count();
     println!("\nhookhost info log: {lines} lines");
+
+    let rust = |name: &str| targets.iter().find(|t| t.name == name).expect("rust rows");
+    logging_cost(
+        rust("hookhost rust"),
+        rust("hookhost rust, RUST_LOG=warn"),
+        &script,
+        duration,
+    )
+    .await;
+}
+
+/// One cell: a warm-up second, then `duration` measured, with the serving
+/// process's CPU time per request.
+async fn measure(target: &Target, script: &Path, connections: usize, duration: Duration) -> Report {
+    let _ = wrk(&target.url, script, connections, Duration::from_secs(1)).await;
+    let cpu = target.pid.map(cpu_time);
+    let mut report = wrk(&target.url, script, connections, duration).await;
+    if let (Some(pid), Some(before)) = (target.pid, cpu) {
+        let used = cpu_time(pid).saturating_sub(before);
+        report.cpu_us = used.as_micros() as f64 / report.requests.max(1.0);
+    }
+    report
+}
+
+/// What info logging costs: the Rust echo bot at `info` and at `warn`, at
+/// 32 connections, in turns, so a shared machine's drift falls on both.
+async fn logging_cost(info: &Target, warn: &Target, script: &Path, duration: Duration) {
+    const ROUNDS: usize = 5;
+    let (mut at_info, mut at_warn) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        at_info.push(measure(info, script, 32, duration).await);
+        at_warn.push(measure(warn, script, 32, duration).await);
+    }
+    let median = |reports: &[Report], value: fn(&Report) -> f64| {
+        let mut values: Vec<f64> = reports.iter().map(value).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let (cpu_info, cpu_warn) = (
+        median(&at_info, |r| r.cpu_us),
+        median(&at_warn, |r| r.cpu_us),
+    );
+    let (rps_info, rps_warn) = (median(&at_info, |r| r.rps), median(&at_warn, |r| r.rps));
+    println!(
+        "\nlogging, c=32, median of {ROUNDS} turns each: info {cpu_info:.1} µs/req {rps_info:.0} req/s, \
+         warn {cpu_warn:.1} µs/req {rps_warn:.0} req/s: info costs {:+.1}% CPU per request, {:+.1}% req/s",
+        (cpu_info / cpu_warn - 1.0) * 100.0,
+        (rps_info / rps_warn - 1.0) * 100.0,
+    );
 }
 
 fn print_table(rows: &[Row]) {
-    println!("\n| server | c | req/s | ratio to native | p50 | p99 |");
-    println!("|---|---|---|---|---|---|");
+    println!("\n| server | c | req/s | ratio to native | p50 | p99 | CPU µs/req |");
+    println!("|---|---|---|---|---|---|---|");
     for row in rows {
         let native = rows
             .iter()
             .find(|r| r.connections == row.connections)
             .map_or(f64::NAN, |r| r.report.rps);
         println!(
-            "| {} | {} | {:.0} | {:.2}× | {} | {} |",
+            "| {} | {} | {:.0} | {:.2}× | {} | {} | {} |",
             row.name,
             row.connections,
             row.report.rps,
             row.report.rps / native,
             row.report.p50,
-            row.report.p99
+            row.report.p99,
+            if row.report.cpu_us.is_nan() {
+                "—".to_owned()
+            } else {
+                format!("{:.0}", row.report.cpu_us)
+            }
         );
     }
 }
@@ -239,6 +303,9 @@ end
 
 struct Report {
     rps: f64,
+    requests: f64,
+    /// CPU time of the serving process per request; NaN when not counted.
+    cpu_us: f64,
     p50: String,
     p99: String,
     errors: String,
@@ -269,8 +336,16 @@ async fn wrk(url: &str, script: &Path, connections: usize, duration: Duration) -
         .map(str::trim)
         .collect::<Vec<_>>()
         .join("; ");
+    let requests = text
+        .lines()
+        .find(|line| line.contains(" requests in "))
+        .and_then(|line| line.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(f64::NAN);
     Report {
         rps: field("Requests/sec:").parse().unwrap_or(f64::NAN),
+        requests,
+        cpu_us: f64::NAN,
         p50: field("50%"),
         p99: field("99%"),
         errors: if errors.is_empty() {

@@ -1,11 +1,12 @@
 //! Turns the files in the plugins folder into registry entries: reads,
 //! hashes, compiles (off the async workers), applies sidecars.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use sha2::{Digest, Sha256};
 
 use super::auth::authenticate;
@@ -97,9 +98,11 @@ impl Loader {
     pub async fn rescan(&mut self) -> std::io::Result<()> {
         let files = plugin_files(&self.dir).await?;
         let current = self.registry.load_full();
+        let reads = self.read_all(files, &current).await?;
         let mut next = BTreeMap::new();
-        for (name, wasm) in files {
-            if let Some(entry) = self.refresh(&name, wasm, current.get(&name)).await? {
+        for read in reads {
+            let name = read.name.clone();
+            if let Some(entry) = self.refresh(read, current.get(&name)).await {
                 next.insert(name, entry);
             }
         }
@@ -117,37 +120,31 @@ impl Loader {
         Ok(())
     }
 
-    /// The entry for plugin `name` as its files are now; `None` when the
-    /// file went away meanwhile (the next event rescans).
+    /// The entry for a plugin as its files are now; `None` when the file
+    /// went away meanwhile (the next event rescans).
     async fn refresh(
         &mut self,
-        name: &str,
-        wasm: PathBuf,
+        read: Read,
         previous: Option<&Arc<PluginEntry>>,
-    ) -> std::io::Result<Option<Arc<PluginEntry>>> {
-        let path = wasm.clone();
-        let read = tokio::task::spawn_blocking(move || read_plugin(&path))
-            .await
-            .map_err(|e| std::io::Error::other(format!("reading plugin files: {e}")))?;
-        let (bytes, fingerprint, settings) = match read {
+    ) -> Option<Arc<PluginEntry>> {
+        let name = read.name.as_str();
+        let (fingerprint, settings) = match read.files {
             Ok(files) => files,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
-                let problem = format!("cannot read {}: {e}", wasm.display());
+                let problem = format!("cannot read {}: {e}", read.wasm.display());
                 // Forget the last good read, so the next rescan tries again.
                 self.seen.remove(name);
-                return Ok(Some(Arc::new(kept_or_failed(
-                    name, previous, None, problem,
-                ))));
+                return Some(Arc::new(kept_or_failed(name, previous, None, problem)));
             }
         };
         if let Some(previous) = previous
             && self.seen.get(name) == Some(&fingerprint)
         {
-            return Ok(Some(previous.clone()));
+            return Some(previous.clone());
         }
         let hash = fingerprint.wasm_hash.clone();
-        let entry = match (self.compile(name, bytes, &hash).await, settings) {
+        let entry = match (self.prepared(&hash, read.compiled), settings) {
             (Ok(prepared), Ok(settings)) => {
                 self.configure(name, prepared, settings, &hash, previous)
                     .await
@@ -157,7 +154,102 @@ impl Loader {
             }
         };
         self.seen.insert(name.to_owned(), fingerprint);
-        Ok(Some(Arc::new(entry)))
+        Some(Arc::new(entry))
+    }
+
+    /// Reads every plugin's files, and compiles those no loaded version
+    /// has the bytes of, off the async workers and a few at a time, so a
+    /// start with many plugins uses every core. Only the files being
+    /// compiled are held in memory, and only while they are.
+    async fn read_all(
+        &mut self,
+        files: BTreeMap<String, PathBuf>,
+        current: &Registry,
+    ) -> std::io::Result<Vec<Read>> {
+        let at_once = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Identical bytes under two names are compiled once.
+        let claimed = std::sync::Mutex::new(HashSet::new());
+        let this = &*self;
+        let mut reads = futures_util::stream::iter(files)
+            .map(|(name, wasm)| this.read(name, wasm, current, &claimed))
+            .buffered(at_once);
+        let mut out = Vec::new();
+        while let Some(read) = reads.next().await {
+            out.push(read?);
+        }
+        drop(reads);
+        // Compile and link results depend only on the bytes: keep them.
+        for read in &mut out {
+            if let (Ok((fingerprint, _)), Some(Ok(done))) = (&read.files, &read.compiled) {
+                self.compiled
+                    .insert(fingerprint.wasm_hash.clone(), done.clone());
+                read.compiled = None;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read(
+        &self,
+        name: String,
+        wasm: PathBuf,
+        current: &Registry,
+        claimed: &std::sync::Mutex<HashSet<FileHash>>,
+    ) -> std::io::Result<Read> {
+        let path = wasm.clone();
+        let files = tokio::task::spawn_blocking(move || read_plugin(&path))
+            .await
+            .map_err(|e| std::io::Error::other(format!("reading plugin files: {e}")))?;
+        let (bytes, fingerprint, settings) = match files {
+            Ok(files) => files,
+            Err(e) => {
+                return Ok(Read {
+                    name,
+                    wasm,
+                    files: Err(e),
+                    compiled: None,
+                });
+            }
+        };
+        let unchanged = current.get(&name).is_some() && self.seen.get(&name) == Some(&fingerprint);
+        let first = || {
+            claimed
+                .lock()
+                .map_or(true, |mut set| set.insert(fingerprint.wasm_hash.clone()))
+        };
+        let compiled =
+            if unchanged || self.compiled.contains_key(&fingerprint.wasm_hash) || !first() {
+                None
+            } else {
+                let runtime = self.runtime.clone();
+                let (plugin, hash) = (name.clone(), fingerprint.wasm_hash.clone());
+                let done = tokio::task::spawn_blocking(move || {
+                    let component = runtime.load_component(&plugin, &bytes, &hash)?;
+                    runtime.prepare(&component)
+                })
+                .await;
+                Some(done.map_err(|e| format!("compilation did not finish: {e}")))
+            };
+        Ok(Read {
+            name,
+            wasm,
+            files: Ok((fingerprint, settings)),
+            compiled,
+        })
+    }
+
+    /// The pre-linked component for file `hash`, which `read_all` compiled
+    /// in this rescan or an earlier one.
+    fn prepared(&self, hash: &FileHash, unfinished: Option<Compiled>) -> Result<Prepared, String> {
+        if let Some(done) = self.compiled.get(hash) {
+            return done.clone().map_err(|e| e.to_string());
+        }
+        Err(match unfinished {
+            Some(Err(problem)) => problem,
+            // Another plugin with these bytes was compiling them, and that
+            // did not finish either.
+            _ => "compilation did not finish".into(),
+        })
     }
 
     /// Keeps what is on disk and what is serving, so a good file put back
@@ -179,34 +271,6 @@ impl Loader {
             && let Err(e) = status.publish(&registry).await
         {
             tracing::warn!("cannot publish the routes table for `hookhost routes`: {e}");
-        }
-    }
-
-    /// The pre-linked component for file `hash`, compiled off the async
-    /// workers the first time.
-    async fn compile(
-        &mut self,
-        name: &str,
-        bytes: Vec<u8>,
-        hash: &FileHash,
-    ) -> Result<Prepared, String> {
-        if let Some(done) = self.compiled.get(hash) {
-            return done.clone().map_err(|e| e.to_string());
-        }
-        let runtime = self.runtime.clone();
-        let (plugin, file_hash) = (name.to_owned(), hash.clone());
-        let compiled = tokio::task::spawn_blocking(move || {
-            let component = runtime.load_component(&plugin, &bytes, &file_hash)?;
-            runtime.prepare(&component)
-        })
-        .await;
-        match compiled {
-            // Compile and link results depend only on the bytes: keep them.
-            Ok(done) => {
-                self.compiled.insert(hash.clone(), done.clone());
-                done.map_err(|e| e.to_string())
-            }
-            Err(e) => Err(format!("compilation did not finish: {e}")),
         }
     }
 
@@ -466,6 +530,20 @@ fn secret_description(settings: &Settings) -> Option<String> {
     let all: Vec<String> = secret.into_iter().chain(basic).chain(config).collect();
     (!all.is_empty()).then(|| all.join("; "))
 }
+
+/// One plugin's files as a rescan found them.
+struct Read {
+    name: String,
+    wasm: PathBuf,
+    files: std::io::Result<(Fingerprint, Result<Settings, String>)>,
+    /// What compiling the bytes for this rescan gave; `read_all` moves
+    /// the results into the loader's map, so only a compile that did not
+    /// finish stays here.
+    compiled: Option<Compiled>,
+}
+
+/// A compile and link result, or why the compile did not finish.
+type Compiled = Result<Result<Prepared, LoadError>, String>;
 
 /// Reads, hashes and configures one plugin: file work, run off the async workers.
 fn read_plugin(wasm: &Path) -> std::io::Result<(Vec<u8>, Fingerprint, Result<Settings, String>)> {

@@ -37,6 +37,17 @@ impl host::Host for HostState {
 
 impl HostState {
     fn emit(&self, level: Level, message: &str, fields: &[Field]) {
+        // A line the filter drops costs neither cleaning nor budget.
+        let enabled = match level {
+            Level::Trace => tracing::enabled!(target: "hookhost::guest", tracing::Level::TRACE),
+            Level::Debug => tracing::enabled!(target: "hookhost::guest", tracing::Level::DEBUG),
+            Level::Info => tracing::enabled!(target: "hookhost::guest", tracing::Level::INFO),
+            Level::Warn => tracing::enabled!(target: "hookhost::guest", tracing::Level::WARN),
+            Level::Error => tracing::enabled!(target: "hookhost::guest", tracing::Level::ERROR),
+        };
+        if !enabled {
+            return;
+        }
         let mut line = sanitize(message, MAX_LOGGED);
         for Field { key, value } in fields {
             if line.len() >= MAX_LOGGED {

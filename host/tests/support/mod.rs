@@ -380,3 +380,31 @@ pub fn example(name: &str) -> PathBuf {
     assert!(path.is_file(), "build-plugins made no {}", path.display());
     path
 }
+
+/// Process `pid`'s resident set, KiB, from /proc (0 if gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// User plus system time process `pid` has used, from /proc. Counted in
+/// ticks of 10 ms, so only sums over many requests mean much.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    // /proc counts in USER_HZ, which is 100 on every Linux ABI.
+    Duration::from_millis(ticks * 10)
+}
