@@ -16,8 +16,9 @@
 //! `SXS_SECONDS` (default 10) after a 1 s warm-up. Prints req/s, p50, p99
 //! the ratio of req/s to native's at the same connection count, and the
 //! serving process's CPU time per request (from /proc; native's includes
-//! this bench's own few idle threads). Then the Rust echo bot at `info`
-//! and at `warn`, five turns each, interleaved: what logging costs.
+//! this bench's own few idle threads). Then the Rust echo bot at `info`,
+//! at `info` without the guest's own lines, and at `warn`, five turns
+//! each, interleaved: what logging costs.
 //!
 //! The bodies differ (20 000 task ids, cycled), as Pyrus's do: hookhost
 //! answers a repeated identical body from its resend memo (10 000 entries),
@@ -177,14 +178,7 @@ async fn run(duration: Duration) {
     let lines = info.log().lines().count();
     println!("\nhookhost info log: {lines} lines");
 
-    let rust = |name: &str| targets.iter().find(|t| t.name == name).expect("rust rows");
-    logging_cost(
-        rust("hookhost rust"),
-        rust("hookhost rust, RUST_LOG=warn"),
-        &script,
-        duration,
-    )
-    .await;
+    logging_cost(quiet_plugins.path(), &script, duration).await;
 }
 
 /// One cell: a warm-up second, then `duration` measured, with the serving
@@ -200,31 +194,53 @@ async fn measure(target: &Target, script: &Path, connections: usize, duration: D
     report
 }
 
-/// What info logging costs: the Rust echo bot at `info` and at `warn`, at
-/// 32 connections, in turns, so a shared machine's drift falls on both.
-async fn logging_cost(info: &Target, warn: &Target, script: &Path, duration: Duration) {
+/// What logging costs: the Rust echo bot (one plugin, the same folder) at
+/// `info`, at `info` with the guest's lines filtered out (the host's own
+/// `answered` line only), and at `warn`, at 32 connections, in turns, so a
+/// shared machine's drift falls on all three alike.
+async fn logging_cost(plugins: &Path, script: &Path, duration: Duration) {
     const ROUNDS: usize = 5;
-    let (mut at_info, mut at_warn) = (Vec::new(), Vec::new());
+    let levels = [
+        ("info", "info"),
+        ("info, host lines only", "info,hookhost::guest=warn"),
+        ("warn", "warn"),
+    ];
+    let hosts: Vec<Host> = levels
+        .iter()
+        .map(|(_, filter)| Host::start_with(plugins, &[], &[("RUST_LOG", filter)]))
+        .collect();
+    let targets: Vec<Target> = levels
+        .iter()
+        .zip(&hosts)
+        .map(|((name, _), host)| Target {
+            name: (*name).to_owned(),
+            url: format!("{}/pyrus/rust", host.url),
+            pid: Some(host.pid()),
+        })
+        .collect();
+    let mut turns: Vec<Vec<Report>> = targets.iter().map(|_| Vec::new()).collect();
     for _ in 0..ROUNDS {
-        at_info.push(measure(info, script, 32, duration).await);
-        at_warn.push(measure(warn, script, 32, duration).await);
+        for (target, reports) in targets.iter().zip(&mut turns) {
+            reports.push(measure(target, script, 32, duration).await);
+        }
     }
     let median = |reports: &[Report], value: fn(&Report) -> f64| {
         let mut values: Vec<f64> = reports.iter().map(value).collect();
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
-    let (cpu_info, cpu_warn) = (
-        median(&at_info, |r| r.cpu_us),
-        median(&at_warn, |r| r.cpu_us),
-    );
-    let (rps_info, rps_warn) = (median(&at_info, |r| r.rps), median(&at_warn, |r| r.rps));
-    println!(
-        "\nlogging, c=32, median of {ROUNDS} turns each: info {cpu_info:.1} µs/req {rps_info:.0} req/s, \
-         warn {cpu_warn:.1} µs/req {rps_warn:.0} req/s: info costs {:+.1}% CPU per request, {:+.1}% req/s",
-        (cpu_info / cpu_warn - 1.0) * 100.0,
-        (rps_info / rps_warn - 1.0) * 100.0,
-    );
+    let warn = turns.last().expect("three levels");
+    let (cpu_warn, rps_warn) = (median(warn, |r| r.cpu_us), median(warn, |r| r.rps));
+    println!("\nlogging, Rust echo bot, c=32, median of {ROUNDS} turns each:");
+    for (target, reports) in targets.iter().zip(&turns) {
+        let (cpu, rps) = (median(reports, |r| r.cpu_us), median(reports, |r| r.rps));
+        println!(
+            "  {:<24} {cpu:>6.1} µs/req {rps:>7.0} req/s: {:+.1}% CPU per request, {:+.1}% req/s against warn",
+            target.name,
+            (cpu / cpu_warn - 1.0) * 100.0,
+            (rps / rps_warn - 1.0) * 100.0,
+        );
+    }
 }
 
 fn print_table(rows: &[Row]) {
