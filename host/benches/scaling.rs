@@ -26,27 +26,22 @@ const PLUGIN_COUNTS: [usize; 3] = [1, 100, 1000];
 const WARM_RUNS: usize = 3;
 const BODY_SIZES: [usize; 6] = [1 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
 
-fn main() {
+#[tokio::main]
+async fn main() {
     // 1000 plugins are 2000 files watched and read.
     let _ = rlimit::increase_nofile_limit(16384);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
     // `cargo bench --bench scaling -- bodies` runs one part.
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wanted = |part: &str| only.is_empty() || only.iter().any(|a| a == part);
-    rt.block_on(async {
-        if wanted("plugins") {
-            plugins().await;
-        }
-        if wanted("bodies") {
-            bodies().await;
-        }
-    });
+    if wanted("plugins") {
+        plugins().await;
+    }
+    if wanted("bodies") {
+        bodies().await;
+    }
 }
 
 async fn plugins() {

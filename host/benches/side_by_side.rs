@@ -43,7 +43,8 @@ use support::*;
 const CONNECTIONS: [usize; 3] = [1, 32, 128];
 const BODIES: usize = 20_000;
 
-fn main() {
+#[tokio::main]
+async fn main() {
     if !installed("wrk") {
         println!("side_by_side: wrk not installed (Debian package wrk); skipped");
         return;
@@ -52,11 +53,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run(Duration::from_secs(seconds)));
+    run(Duration::from_secs(seconds)).await;
 }
 
 struct Target {

@@ -18,7 +18,7 @@ use crate::protocol::PluginKind;
 use crate::protocol::http_hook::{HookRoute, Pattern, declare_routes};
 use crate::runtime::{
     ADMISSION_WAIT, Admission, FileHash, LoadError, LogRate, OutboundPolicy, Prepared, Runtime,
-    Sandbox,
+    Sandbox, cores,
 };
 use crate::verify::Verifier;
 
@@ -166,7 +166,7 @@ impl Loader {
         files: BTreeMap<String, PathBuf>,
         current: &Registry,
     ) -> std::io::Result<Vec<Read>> {
-        let at_once = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let at_once = cores() as usize;
         // Identical bytes under two names are compiled once.
         let claimed = std::sync::Mutex::new(HashSet::new());
         let this = &*self;

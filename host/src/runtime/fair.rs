@@ -30,7 +30,7 @@ pub const ADMISSION_WAIT: Duration = Duration::from_millis(100);
 
 /// Read once: `available_parallelism` reads cgroup files each time, and a
 /// start with 1000 plugins asks 1000 times.
-fn cores() -> u32 {
+pub fn cores() -> u32 {
     static CORES: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
 }

@@ -24,7 +24,7 @@ use crate::state::StateStore;
 
 pub use cache::{CacheError, CompileCache};
 use fair::Lanes;
-pub use fair::{ADMISSION_WAIT, Admission, MAX_CONCURRENCY, default_max_concurrency};
+pub use fair::{ADMISSION_WAIT, Admission, MAX_CONCURRENCY, cores, default_max_concurrency};
 pub use file_hash::FileHash;
 pub use guest_output::{DEFAULT_LOG_KIB_PER_S, LogRate};
 pub use invoke::{InvokeError, Sandbox};
