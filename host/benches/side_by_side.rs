@@ -18,7 +18,8 @@
 //! serving process's CPU time per request (from /proc; native's includes
 //! this bench's own few idle threads). Then the Rust echo bot at `info`,
 //! at `info` without the guest's own lines, and at `warn`, five turns
-//! each, interleaved: what logging costs.
+//! each, interleaved: what logging costs. `-- table` or `-- logging` runs
+//! one of the two parts.
 //!
 //! The bodies differ (20 000 task ids, cycled), as Pyrus's do: hookhost
 //! answers a repeated identical body from its resend memo (10 000 entries),
@@ -53,7 +54,23 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    run(Duration::from_secs(seconds)).await;
+    let duration = Duration::from_secs(seconds);
+    // `cargo bench --bench side_by_side -- logging` runs the logging turn alone.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|a| a == part);
+    if wanted("table") {
+        table(duration).await;
+    }
+    if wanted("logging") {
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let script = wrk_script(scratch.path());
+        let plugins = Plugins::new();
+        plugins.add("rust", &echo_bot(), &Plugins::bot_toml(""));
+        logging_cost(plugins.path(), &script, duration).await;
+    }
 }
 
 struct Target {
@@ -69,7 +86,7 @@ struct Row {
     report: Report,
 }
 
-async fn run(duration: Duration) {
+async fn table(duration: Duration) {
     let scratch = tempfile::tempdir().expect("temp dir");
     let script = wrk_script(scratch.path());
 
@@ -174,8 +191,6 @@ async fn run(duration: Duration) {
     print_table(&rows);
     let lines = info.log().lines().count();
     println!("\nhookhost info log: {lines} lines");
-
-    logging_cost(quiet_plugins.path(), &script, duration).await;
 }
 
 /// One cell: a warm-up second, then `duration` measured, with the serving

@@ -6,10 +6,11 @@ mod deliveries_admin;
 mod state_admin;
 mod trial;
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 pub use args::{
@@ -23,7 +24,8 @@ use crate::verify::Scheme;
 
 pub fn main() -> ExitCode {
     let cli = parse().unwrap_or_else(|e| e.exit());
-    match &cli.command {
+    // Held until the end of `main`: dropping it writes out what is queued.
+    let log_writer = match &cli.command {
         Command::Serve(args) => init_logging("info", args.log_json),
         // Problems show in what they print; the log only adds warnings.
         Command::Routes(_) | Command::State(_) | Command::Deliveries(_) | Command::Replay(_) => {
@@ -31,7 +33,7 @@ pub fn main() -> ExitCode {
         }
         // The plugin's own log lines are part of what a test shows.
         Command::Test(_) => init_logging("info", false),
-    }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -39,7 +41,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli.command)) {
+    let result = runtime.block_on(commands::run(cli.command));
+    // The log's last lines come out before the error that ends the run.
+    drop(log_writer);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hookhost: {e:#}");
@@ -78,15 +83,26 @@ Examples:
     )
 }
 
-fn init_logging(default: &str, json: bool) {
+/// Log lines go to stderr from a thread of their own, in batches: a request
+/// hands its line over and does not wait for the write, and a busy host makes
+/// one `write` for many lines instead of one each (measured in BENCHMARKS.md:
+/// it halves what the per-request line costs). So a line may reach stderr
+/// just after the answer it describes. The queue is not lossy: if the writer
+/// falls that far behind, requests wait for it rather than drop lines.
+fn init_logging(default: &str, json: bool) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("hookhost-log")
+        .finish(BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }

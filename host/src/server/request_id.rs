@@ -17,12 +17,15 @@ pub async fn tag(req: Request, next: Next) -> Response {
     let uuid = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
     let mut text = [0u8; uuid::fmt::Simple::LENGTH];
     let id: &str = uuid.simple().encode_lower(&mut text);
+    // The span holds only what every line of the request needs to be found
+    // by: each field on it is formatted when it opens, for every request.
+    // Method and path are said once, on the line that closes the request.
     // `plugin` is filled in once the request has found its plugin.
+    let method = req.method().clone();
+    let uri = req.uri().clone();
     let span = tracing::info_span!(
         "request",
         id = %id,
-        method = %req.method(),
-        path = %req.uri().path(),
         plugin = tracing::field::Empty,
     );
     async move {
@@ -31,6 +34,8 @@ pub async fn tag(req: Request, next: Next) -> Response {
         tracing::info!(
             status = res.status().as_u16(),
             micros = started.elapsed().as_micros() as u64,
+            method = %method,
+            path = %uri.path(),
             "answered"
         );
         if let Ok(value) = HeaderValue::from_str(id) {

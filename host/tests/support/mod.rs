@@ -188,8 +188,21 @@ impl Host {
         }
     }
 
+    /// The host's log so far. The host writes its lines from a thread of
+    /// its own, so a request's last line can land just after its answer:
+    /// this waits until the log has been still for 50 ms (2 s at most).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let start = Instant::now();
+        let mut seen = std::fs::read_to_string(&self.log).unwrap_or_default();
+        while start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if now.len() == seen.len() {
+                return now;
+            }
+            seen = now;
+        }
+        seen
     }
 
     pub fn pid(&self) -> u32 {
