@@ -31,11 +31,7 @@ async fn main() {
     // 1000 plugins are 2000 files watched and read.
     let _ = rlimit::increase_nofile_limit(16384);
     // `cargo bench --bench scaling -- bodies` runs one part.
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wanted = |part: &str| only.is_empty() || only.iter().any(|a| a == part);
+    let wanted = bench_parts();
     if wanted("plugins") {
         plugins().await;
     }

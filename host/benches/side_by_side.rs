@@ -56,11 +56,7 @@ async fn main() {
         .unwrap_or(10);
     let duration = Duration::from_secs(seconds);
     // `cargo bench --bench side_by_side -- logging` runs the logging turn alone.
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wanted = |part: &str| only.is_empty() || only.iter().any(|a| a == part);
+    let wanted = bench_parts();
     if wanted("table") {
         table(duration).await;
     }

@@ -421,3 +421,13 @@ pub fn cpu_time(pid: u32) -> Duration {
     // /proc counts in USER_HZ, which is 100 on every Linux ABI.
     Duration::from_millis(ticks * 10)
 }
+
+/// Which parts of a bench to run: `cargo bench --bench NAME -- PART…` names
+/// some, none runs all.
+pub fn bench_parts() -> impl Fn(&str) -> bool {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    move |part| only.is_empty() || only.iter().any(|a| a == part)
+}
