@@ -79,32 +79,6 @@ async fn plugins() {
     }
 }
 
-/// `wasm` with a custom section naming `n`: the same program, another file
-/// (another hash, another compile, another cache entry).
-fn distinct(wasm: &[u8], n: usize) -> Vec<u8> {
-    let name = b"hookhost-bench";
-    let payload = n.to_le_bytes();
-    let mut out = wasm.to_vec();
-    out.push(0); // custom section id
-    leb128(&mut out, 1 + name.len() + payload.len());
-    leb128(&mut out, name.len());
-    out.extend_from_slice(name);
-    out.extend_from_slice(&payload);
-    out
-}
-
-fn leb128(out: &mut Vec<u8>, mut value: usize) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 /// Starts a host on `plugins` with compiled plugins cached in `cache`:
 /// the time to its listening line and its RSS then. Checks that the last
 /// plugin answers.

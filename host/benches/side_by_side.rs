@@ -60,16 +60,126 @@ async fn main() {
     if wanted("table") {
         table(duration).await;
     }
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let script = wrk_script(scratch.path());
+    let plugins = Plugins::new();
+    plugins.add("rust", &echo_bot(), &Plugins::bot_toml(""));
     if wanted("logging") {
-        let scratch = tempfile::tempdir().expect("temp dir");
-        let script = wrk_script(scratch.path());
-        let plugins = Plugins::new();
-        plugins.add("rust", &echo_bot(), &Plugins::bot_toml(""));
         logging_cost(plugins.path(), &script, duration).await;
+    }
+    if wanted("https") {
+        https_cost(plugins.path(), &script, duration).await;
+    }
+    if wanted("metrics") {
+        metrics_cost(plugins.path(), &script, duration).await;
     }
 }
 
+/// Runs `targets` in `ROUNDS` interleaved turns at 32 connections, so a
+/// shared machine's drift falls on all alike; the medians, against the
+/// first target.
+async fn turns(title: &str, targets: &[Target], script: &Path, duration: Duration) {
+    const ROUNDS: usize = 5;
+    let mut turns: Vec<Vec<Report>> = targets.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for (target, reports) in targets.iter().zip(&mut turns) {
+            reports.push(measure(target, script, 32, duration).await);
+        }
+    }
+    let median = |reports: &[Report], value: fn(&Report) -> f64| {
+        let mut values: Vec<f64> = reports.iter().map(value).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let (cpu_0, rps_0) = (
+        median(&turns[0], |r| r.cpu_us),
+        median(&turns[0], |r| r.rps),
+    );
+    println!("\n{title}, Rust echo bot, c=32, median of {ROUNDS} turns each:");
+    for (target, reports) in targets.iter().zip(&turns) {
+        let (cpu, rps) = (median(reports, |r| r.cpu_us), median(reports, |r| r.rps));
+        let p99 = &reports[reports.len() / 2].p99;
+        println!(
+            "  {:<36} {cpu:>7.1} µs/req {rps:>7.0} req/s (p99 {p99}): {:+.1}% CPU per request, {:+.1}% req/s against {}",
+            target.name,
+            (cpu / cpu_0 - 1.0) * 100.0,
+            (rps / rps_0 - 1.0) * 100.0,
+            targets[0].name,
+        );
+    }
+}
+
+/// HTTPS next to plain HTTP on one host: kept-alive connections (steady
+/// state) and a new connection per request (a handshake each).
+async fn https_cost(plugins: &Path, script: &Path, duration: Duration) {
+    let certs = tempfile::tempdir().expect("temp dir");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .and_then(|p| p.self_signed(&key))
+        .expect("certificate");
+    let (crt, pem) = (certs.path().join("c.pem"), certs.path().join("k.pem"));
+    std::fs::write(&crt, cert.pem()).expect("cert");
+    std::fs::write(&pem, key.serialize_pem()).expect("key");
+    let (crt, pem) = (
+        crt.to_string_lossy().into_owned(),
+        pem.to_string_lossy().into_owned(),
+    );
+    let args = [
+        "--tls-cert",
+        &crt,
+        "--tls-key",
+        &pem,
+        "--tls-listen",
+        "127.0.0.1:0",
+    ];
+    let host = Host::start_with(plugins, &args, &[("RUST_LOG", "info")]);
+    let https = format!(
+        "https://{}/pyrus/rust",
+        host.https.as_deref().expect("HTTPS listener")
+    );
+    let plain = format!("{}/pyrus/rust", host.url);
+    let target = |name: &str, url: &str, close| Target {
+        close,
+        name: name.to_owned(),
+        url: url.to_owned(),
+        pid: Some(host.pid()),
+    };
+    let targets = [
+        target("plain HTTP, kept alive", &plain, false),
+        target("HTTPS (TLS 1.3), kept alive", &https, false),
+        target("plain HTTP, a connection per request", &plain, true),
+        target("HTTPS, a handshake per request", &https, true),
+    ];
+    turns("HTTPS against plain HTTP", &targets, script, duration).await;
+}
+
+/// The metrics on the request path: this build against one without them,
+/// named by `SXS_BASELINE_BIN` (e.g. main before metrics, built in a
+/// worktree), both at `info` on the same folder.
+async fn metrics_cost(plugins: &Path, script: &Path, duration: Duration) {
+    let Some(baseline) = std::env::var_os("SXS_BASELINE_BIN") else {
+        println!("\nmetrics: set SXS_BASELINE_BIN to a hookhost built without them; skipped");
+        return;
+    };
+    let ours = Host::start_with(plugins, &[], &[("RUST_LOG", "info")]);
+    let theirs = Host::start_binary(Path::new(&baseline), plugins, &[("RUST_LOG", "info")]);
+    let target = |name: &str, host: &Host| Target {
+        close: false,
+        name: name.to_owned(),
+        url: format!("{}/pyrus/rust", host.url),
+        pid: Some(host.pid()),
+    };
+    let targets = [
+        target("without metrics (baseline)", &theirs),
+        target("with metrics (this build)", &ours),
+    ];
+    turns("metrics on the request path", &targets, script, duration).await;
+}
+
 struct Target {
+    /// Every request on a new connection (`Connection: close`): what a
+    /// TLS handshake costs.
+    close: bool,
     name: String,
     url: String,
     /// The process serving it, whose CPU time is counted.
@@ -115,24 +225,28 @@ async fn table(duration: Duration) {
     let webhook = Webhook::start(scratch.path());
 
     let mut targets = vec![Target {
+        close: false,
         name: "native axum (no Wasm)".into(),
         url: format!("{native_url}/pyrus/echo-bot"),
         pid: Some(std::process::id()),
     }];
     for (language, _) in &languages {
         targets.push(Target {
+            close: false,
             name: format!("hookhost {language}"),
             url: format!("{}/pyrus/{language}", info.url),
             pid: Some(info.pid()),
         });
     }
     targets.push(Target {
+        close: false,
         name: "hookhost rust, RUST_LOG=warn".into(),
         url: format!("{}/pyrus/rust", warn.url),
         pid: Some(warn.pid()),
     });
     for (language, _) in &languages {
         targets.push(Target {
+            close: false,
             name: format!("hookhost {language}, reuse"),
             url: format!("{}/pyrus/{language}-reuse", info.url),
             pid: Some(info.pid()),
@@ -140,6 +254,7 @@ async fn table(duration: Duration) {
     }
     if let Some(webhook) = &webhook {
         targets.push(Target {
+            close: false,
             name: "adnanh/webhook + sh".into(),
             url: webhook.url.clone(),
             // Its work is done in the scripts it starts.
@@ -192,9 +307,16 @@ async fn table(duration: Duration) {
 /// One cell: a warm-up second, then `duration` measured, with the serving
 /// process's CPU time per request.
 async fn measure(target: &Target, script: &Path, connections: usize, duration: Duration) -> Report {
-    let _ = wrk(&target.url, script, connections, Duration::from_secs(1)).await;
+    let _ = wrk(
+        &target.url,
+        script,
+        connections,
+        Duration::from_secs(1),
+        target.close,
+    )
+    .await;
     let cpu = target.pid.map(cpu_time);
-    let mut report = wrk(&target.url, script, connections, duration).await;
+    let mut report = wrk(&target.url, script, connections, duration, target.close).await;
     if let (Some(pid), Some(before)) = (target.pid, cpu) {
         let used = cpu_time(pid).saturating_sub(before);
         report.cpu_us = used.as_micros() as f64 / report.requests.max(1.0);
@@ -221,6 +343,7 @@ async fn logging_cost(plugins: &Path, script: &Path, duration: Duration) {
         .iter()
         .zip(&hosts)
         .map(|((name, _), host)| Target {
+            close: false,
             name: (*name).to_owned(),
             url: format!("{}/pyrus/rust", host.url),
             pid: Some(host.pid()),
@@ -335,8 +458,18 @@ struct Report {
     errors: String,
 }
 
-async fn wrk(url: &str, script: &Path, connections: usize, duration: Duration) -> Report {
-    let output = tokio::process::Command::new("wrk")
+async fn wrk(
+    url: &str,
+    script: &Path,
+    connections: usize,
+    duration: Duration,
+    close: bool,
+) -> Report {
+    let mut wrk = tokio::process::Command::new("wrk");
+    if close {
+        wrk.args(["-H", "Connection: close"]);
+    }
+    let output = wrk
         .args(["-t1", "--latency"])
         .arg(format!("-c{connections}"))
         .arg(format!("-d{}s", duration.as_secs()))

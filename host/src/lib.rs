@@ -11,12 +11,14 @@
 //! Modules depend one way: `cli` → `server` → `plugins` → `runtime` →
 //! `outbound` (HTTP policy for plugins), `protocol`, `verify` → `bindings`
 //! (the WIT types); `scripts/module-graph` checks it. `journal` (durable
-//! deliveries) stands apart: it uses only `state`'s settings.
+//! deliveries) stands apart: it uses only `state`'s settings. `metrics`
+//! uses nothing; every layer records into it.
 
 pub mod bindings;
 pub mod cli;
 pub mod journal;
 pub mod logtext;
+pub mod metrics;
 pub mod outbound;
 pub mod plugins;
 pub mod protocol;

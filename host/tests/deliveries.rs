@@ -187,6 +187,17 @@ async fn failures_are_retried_on_schedule_go_dead_and_can_be_replayed() {
     assert_eq!(attempts.len(), 3, "{shown}");
     assert!(shown.contains(r#""id":"901""#), "payload shown: {shown}");
     assert_eq!(handled(&host.log()).get(&901), Some(&3));
+    let attempts = "hookhost_delivery_attempts_total{plugin=\"flaky\",outcome=";
+    host.assert_metric(&format!("{attempts}\"retry\"}}"), 2.0)
+        .await;
+    host.assert_metric(&format!("{attempts}\"dead\"}}"), 1.0)
+        .await;
+    host.assert_metric("hookhost_dead_letters_total{plugin=\"flaky\"}", 1.0)
+        .await;
+    host.assert_metric("hookhost_journal_deliveries{state=\"dead\"}", 1.0)
+        .await;
+    host.assert_metric("hookhost_journal_deliveries{state=\"pending\"}", 0.0)
+        .await;
     assert!(
         host.log().contains("delivery dead")
             && host.log().contains(&format!("hookhost replay {id}")),

@@ -239,6 +239,7 @@ fn the_cache_may_not_be_the_plugins_folder() {
     let out = Command::new(env!("CARGO_BIN_EXE_hookhost"))
         .args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
         .arg(plugins.path())
+        .env("HOOKHOST_ADMIN_LISTEN", "127.0.0.1:0")
         .arg("--cache-dir")
         .arg(plugins.path())
         .output()

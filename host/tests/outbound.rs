@@ -58,6 +58,15 @@ async fn an_allowed_origin_is_fetched_and_logged() {
         host.log()
     );
     assert_eq!(remote.count(), 1);
+    // Counted under the allow-list entry it matched.
+    host.assert_metric(
+        &format!(
+            "hookhost_outbound_requests_total{{plugin=\"fetcher\",origin=\"{}\",outcome=\"sent\"}}",
+            remote.origin()
+        ),
+        1.0,
+    )
+    .await;
     assert!(
         remote.heads()[0].starts_with("GET /path?q=1 HTTP/1.1\r\n"),
         "{:?}",
@@ -106,6 +115,16 @@ async fn an_unlisted_origin_is_denied_before_anything_is_sent() {
         assert_eq!(said, "error HttpRequestDenied\n", "{name}: {}", host.log());
     }
     assert_eq!(remote.count(), 0, "the denied origin saw a request");
+    // No entry matched: the label is `-`, never the URL the plugin asked for.
+    for name in ["bare", "listed"] {
+        host.assert_metric(
+            &format!(
+                "hookhost_outbound_requests_total{{plugin=\"{name}\",origin=\"-\",outcome=\"denied\"}}"
+            ),
+            1.0,
+        )
+        .await;
+    }
 
     // The warning names the plugin, the origin and the exact line to add.
     let origin = remote.origin();

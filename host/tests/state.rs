@@ -67,6 +67,9 @@ fn sorted(keys: &Value) -> Vec<String> {
 async fn every_keyvalue_call_answers_as_the_interface_says() {
     let plugins = state_plugins(&["kv"], HOOK);
     let host = Host::start(plugins.path());
+    let op = |op: &str| {
+        format!("hookhost_keyvalue_operations_total{{plugin=\"kv\",op=\"{op}\",outcome=\"ok\"}}")
+    };
 
     // store: get, set, exists, delete.
     assert_eq!(
@@ -97,6 +100,9 @@ async fn every_keyvalue_call_answers_as_the_interface_says() {
         json!({"op": "set", "key": "a", "value": "two"}),
     )
     .await;
+    for (name, count) in [("get", 2.0), ("exists", 2.0), ("set", 2.0)] {
+        host.assert_metric(&op(name), count).await;
+    }
     assert_eq!(
         ok(&host, "kv", json!({"op": "get", "key": "a"})).await,
         "two"
@@ -314,6 +320,15 @@ async fn limits_and_quota_are_errors_and_the_plugin_keeps_answering() {
     assert_eq!(e["message"], "key is 257 bytes, the limit is 256");
     let e = error(&host, "kv", json!({"op": "increment", "key": long})).await;
     assert_eq!(e["kind"], "other");
+    for op in ["set", "get", "increment"] {
+        host.assert_metric(
+            &format!(
+                "hookhost_keyvalue_operations_total{{plugin=\"kv\",op=\"{op}\",outcome=\"error\"}}"
+            ),
+            1.0,
+        )
+        .await;
+    }
     let e = error(
         &host,
         "kv",
@@ -648,6 +663,7 @@ fn run_to_end(args: &[&str], plugins: &Path, state: &Path) -> (bool, String) {
         .arg(state)
         .env_remove("HOOKHOST_STATE_DIR")
         .env_remove("HOOKHOST_CACHE_DIR")
+        .env("HOOKHOST_ADMIN_LISTEN", "127.0.0.1:0")
         .env("XDG_CACHE_HOME", plugins.join("..").join("unused-cache"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -46,6 +46,29 @@ pub enum Command {
     /// running server picks them up within a second; a stopped one at its
     /// next start.
     Replay(ReplayArgs),
+    /// Write a TLS certificate and key for `serve --tls-cert/--tls-key`.
+    Cert(CertArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CertArgs {
+    /// A self-signed certificate (the only kind this writes; for senders
+    /// that can be told to trust it, and for trying HTTPS locally).
+    #[arg(long, required = true)]
+    pub self_signed: bool,
+    /// A name the certificate is for (repeat for more); the first names
+    /// the files. An IP address is allowed.
+    #[arg(long = "domain", required = true)]
+    pub domains: Vec<String>,
+    /// Folder to write NAME.crt and NAME.key into.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Days the certificate is valid.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// Replace files that exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,6 +122,13 @@ pub struct ServeArgs {
     /// The plugins folder.
     #[arg(long, env = "HOOKHOST_PLUGINS", default_value = "plugins")]
     pub plugins: PathBuf,
+    /// Address of the admin listener (/healthz, /readyz, /metrics), apart
+    /// from the one senders reach. A non-loopback address needs a bearer
+    /// token in HOOKHOST_ADMIN_TOKEN (16 characters or more).
+    #[arg(long, env = "HOOKHOST_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    pub admin_listen: SocketAddr,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Largest request body in bytes; larger ones get 413.
     #[arg(long, env = "HOOKHOST_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
@@ -139,6 +169,43 @@ impl ServeArgs {
             idle: Duration::from_secs(self.idle_timeout_s),
         }
     }
+}
+
+/// HTTPS on a listener of its own, beside the plain one.
+#[derive(Debug, clap::Args)]
+pub struct TlsArgs {
+    /// PEM certificate chain (leaf first) for HTTPS; followed while serving:
+    /// a renewed file is served to new connections within a second.
+    #[arg(
+        long,
+        env = "HOOKHOST_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "acme_domain"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "HOOKHOST_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Address of the HTTPS listener (with --tls-cert); expose this one,
+    /// and keep --listen on loopback for local use.
+    #[arg(long, env = "HOOKHOST_TLS_LISTEN", default_value = "127.0.0.1:8443")]
+    pub tls_listen: SocketAddr,
+    /// HTTPS with a certificate for this name from an ACME CA (Let's Encrypt
+    /// by default), obtained and renewed by hookhost, kept in the state
+    /// folder. The CA validates over TLS-ALPN-01 on port 443 of the name,
+    /// so --tls-listen must be reachable there.
+    #[arg(long, env = "HOOKHOST_ACME_DOMAIN")]
+    pub acme_domain: Option<String>,
+    /// Contact address for the ACME account.
+    #[arg(long, env = "HOOKHOST_ACME_EMAIL", requires = "acme_domain")]
+    pub acme_email: Option<String>,
+    /// The ACME directory URL.
+    #[arg(long, env = "HOOKHOST_ACME_DIRECTORY", requires = "acme_domain",
+          default_value = crate::server::tls::acme::LETS_ENCRYPT)]
+    pub acme_directory: String,
+    /// A PEM root to trust for the ACME server's own HTTPS (a private CA).
+    #[arg(long, env = "HOOKHOST_ACME_DIRECTORY_CA", requires = "acme_domain")]
+    pub acme_directory_ca: Option<PathBuf>,
 }
 
 /// Where compiled plugins are kept between runs.

@@ -4,17 +4,21 @@
 //! the state database (`state_admin`).
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
 
 use super::args::{CacheArgs, Command, RoutesArgs, ServeArgs, StateArgs, TestArgs};
-use super::{deliveries_admin, state_admin, trial};
+use super::https::Https;
+use super::{cert, deliveries_admin, state_admin, trial};
 use crate::plugins::status::{self, StatusFile};
 use crate::plugins::{self, Loader, OwnRoutes, Registry, SharedRegistry, Watcher};
 use crate::runtime::Runtime;
+use crate::server::admin::{self, Admin};
 use crate::server::{self, AppState, Signals, routes};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
@@ -23,7 +27,9 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Routes(args) => &args.plugins,
         Command::Test(args) => &args.plugins,
         // The operator's state tools read no plugins folder.
-        Command::State(_) | Command::Deliveries(_) | Command::Replay(_) => Path::new("."),
+        Command::State(_) | Command::Deliveries(_) | Command::Replay(_) | Command::Cert(_) => {
+            Path::new(".")
+        }
     };
     if !dir.is_dir() {
         bail!(
@@ -38,6 +44,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::State(args) => state_admin::run(args).await,
         Command::Deliveries(args) => deliveries_admin::list(args).await,
         Command::Replay(args) => deliveries_admin::replay(args).await,
+        Command::Cert(args) => cert::run(&args),
     }
 }
 
@@ -100,9 +107,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    // A certificate that cannot be served stops the start here.
+    let https = Https::open(&args.tls, &args.state).await?;
+    // Up first, so health checks answer (not ready) while plugins load.
+    let admin = start_admin(&args, limits, &signals).await?;
     // Before the plugins load: a state folder that cannot keep what is
     // acknowledged must stop the server before it acknowledges anything.
     let journal = deliveries_admin::open(&args.state, Some(&args.plugins)).await?;
+    admin.admin.readiness.state_open();
     let status = StatusFile::new(&args.plugins, format!("http://{addr}"));
     let loaded = tokio::select! {
         loaded = load(&args.plugins, &args.cache, Some(&args.state), Some(status.clone())) => loaded?,
@@ -112,11 +124,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-
-    tracing::info!(%addr, plugins = %args.plugins.display(), "listening");
-    // On stdout, for scripts and tests that start hookhost on port 0. A
-    // closed stdout must not stop the server.
-    let _ = writeln!(std::io::stdout(), "hookhost listening on http://{addr}");
+    admin.admin.readiness.plugins_loaded();
 
     let state = Arc::new(AppState::new(
         loaded.registry,
@@ -134,7 +142,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if waiting > 0 {
         tracing::info!(plugins = waiting, "resuming journaled deliveries");
     }
-    let served = server::serve(listener, state, limits, &signals).await;
+    let _ = admin.admin.app.set(state.clone());
+    admin.admin.readiness.listening();
+    announce(addr, https.as_ref(), &args.plugins)?;
+    let following = CancellationToken::new();
+    let https = https.map(|https| https.serve(&admin.admin, &following));
+    let served = server::serve(listener, https, state, limits, &signals).await;
+    following.cancel();
+    admin.stop().await;
     // No reload may publish the table again after it is removed.
     if let Some(watcher) = loaded.watcher {
         watcher.stop().await;
@@ -143,6 +158,74 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Says where the webhook listeners are, once they serve.
+fn announce(addr: SocketAddr, https: Option<&Https>, plugins: &Path) -> std::io::Result<()> {
+    tracing::info!(%addr, plugins = %plugins.display(), "listening");
+    // On stdout, for scripts and tests that start hookhost on port 0. A
+    // closed stdout must not stop the server.
+    let mut stdout = std::io::stdout();
+    if let Some(https) = https {
+        let tls_addr = https.local_addr()?;
+        tracing::info!(addr = %tls_addr, "listening for HTTPS");
+        let _ = writeln!(stdout, "hookhost listening on https://{tls_addr}");
+    }
+    let _ = writeln!(stdout, "hookhost listening on http://{addr}");
+    Ok(())
+}
+
+/// The admin listener, serving until [`AdminServer::stop`].
+struct AdminServer {
+    admin: Arc<Admin>,
+    stop: CancellationToken,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl AdminServer {
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.serving.await;
+    }
+}
+
+async fn start_admin(
+    args: &ServeArgs,
+    limits: server::ConnLimits,
+    signals: &Signals,
+) -> anyhow::Result<AdminServer> {
+    let token = std::env::var(admin::TOKEN_VAR).ok();
+    let access = admin::Access::new(args.admin_listen, token)?;
+    let listener = tokio::net::TcpListener::bind(args.admin_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the admin listener (pass another --admin-listen)",
+                args.admin_listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let admin = Admin::new(access);
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(server::serve_admin(
+        listener,
+        admin.clone(),
+        limits,
+        stop.clone().cancelled_owned(),
+    ));
+    // Not ready from the first stop signal on, while requests drain.
+    let (draining, first) = (admin.clone(), signals.clone());
+    tokio::spawn(async move {
+        first.nth(1).await;
+        draining.readiness.stopping();
+    });
+    tracing::info!(%addr, "admin listener");
+    let _ = writeln!(std::io::stdout(), "hookhost admin on http://{addr}");
+    Ok(AdminServer {
+        admin,
+        stop,
+        serving,
+    })
 }
 
 async fn test(args: TestArgs) -> anyhow::Result<()> {

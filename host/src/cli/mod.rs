@@ -1,8 +1,10 @@
 //! The `hookhost` command: parse, set up logging, run one subcommand.
 
 mod args;
+mod cert;
 mod commands;
 mod deliveries_admin;
+mod https;
 mod state_admin;
 mod trial;
 
@@ -28,9 +30,11 @@ pub fn main() -> ExitCode {
     let log_writer = match &cli.command {
         Command::Serve(args) => init_logging("info", args.log_json),
         // Problems show in what they print; the log only adds warnings.
-        Command::Routes(_) | Command::State(_) | Command::Deliveries(_) | Command::Replay(_) => {
-            init_logging("warn", false)
-        }
+        Command::Routes(_)
+        | Command::State(_)
+        | Command::Deliveries(_)
+        | Command::Replay(_)
+        | Command::Cert(_) => init_logging("warn", false),
         // The plugin's own log lines are part of what a test shows.
         Command::Test(_) => init_logging("info", false),
     };

@@ -125,6 +125,14 @@ pub struct Delivery {
     pub progress: u32,
 }
 
+/// Deliveries not yet handled, by state: see [`Journal::depth`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depth {
+    pub pending: u64,
+    pub retrying: u64,
+    pub dead: u64,
+}
+
 /// One attempt to hand a delivery to its plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
@@ -234,6 +242,10 @@ pub trait Journal: Send + Sync + 'static {
     /// Deletes `done` deliveries, with their attempts, that finished before
     /// `older_than_ms`; returns how many.
     fn purge_done(&self, older_than_ms: UnixMs) -> JournalFuture<'_, u64>;
+
+    /// How many deliveries wait (pending, retrying) or are dead, for
+    /// `/metrics`; handled ones are history, not depth.
+    fn depth(&self) -> JournalFuture<'_, Depth>;
 
     /// Bytes the journal's live data takes on disk, for the size cap. Space
     /// freed by a purge is reused, so it does not count.

@@ -107,6 +107,7 @@ impl Loader {
             }
         }
         for gone in current.entries().filter(|e| !next.contains_key(&e.name)) {
+            crate::metrics::get().reload("removed");
             tracing::info!(plugin = %gone.name, "plugin removed");
         }
         self.forget_gone(&next);
@@ -303,6 +304,7 @@ impl Loader {
         {
             Ok(verifier) => verifier,
             Err(problem) => {
+                crate::metrics::get().reload("not_served");
                 tracing::warn!(plugin = name, %kind, "plugin not served: {problem}");
                 entry.problem = Some(problem);
                 return entry;
@@ -420,6 +422,7 @@ impl Loader {
             hash: hash.clone(),
             generation: self.generation,
         };
+        crate::metrics::get().reload("loaded");
         tracing::info!(
             plugin = name,
             kind = %plugin.prepared.kind(),
@@ -468,6 +471,7 @@ fn kept_or_failed(
     file_hash: Option<FileHash>,
     problem: String,
 ) -> PluginEntry {
+    crate::metrics::get().reload("failed");
     let serving = previous.and_then(|p| p.serving.clone());
     match &serving {
         Some(old) => tracing::error!(

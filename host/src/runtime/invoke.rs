@@ -28,6 +28,7 @@ use crate::bindings::pyrus_ext::hookhost::plugin::pyrus_ext_types::ExtError;
 use crate::bindings::worksection::WorksectionPre;
 use crate::bindings::worksection::hookhost::plugin::worksection_types::Event as WsEvent;
 use crate::logtext::{MAX_LOGGED, sanitize};
+use crate::metrics;
 use crate::protocol::pyrus_ext::{ExtAnswer, ExtCall};
 use crate::state::{Bucket, Quota};
 
@@ -165,6 +166,28 @@ impl Runtime {
         sandbox: &Sandbox,
         call: impl AsyncFnOnce(&W::Instance, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, InvokeError> {
+        let started = Instant::now();
+        let result = self.run_counted(pre, sandbox, call).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(InvokeError::Deadline(_)) => "deadline",
+            Err(InvokeError::MemoryLimit(_)) => "memory_limit",
+            Err(InvokeError::Trap(_)) => "trap",
+            Err(InvokeError::Busy) => "busy",
+            Err(InvokeError::PluginBusy(_)) => "plugin_busy",
+            Err(InvokeError::Instantiate(_)) => "instantiate",
+        };
+        metrics::get().call(&sandbox.plugin, outcome, started.elapsed());
+        result
+    }
+
+    /// [`Runtime::run`] without the metrics.
+    async fn run_counted<W: World, T>(
+        &self,
+        pre: &W,
+        sandbox: &Sandbox,
+        call: impl AsyncFnOnce(&W::Instance, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, InvokeError> {
         let Some(turn) = sandbox.admission.enter(sandbox.admission_wait).await else {
             let window = sandbox.admission.window();
             if let Some(refused) = sandbox.admission.refused() {
@@ -175,6 +198,7 @@ impl Runtime {
             }
             return Err(InvokeError::PluginBusy(window));
         };
+        let _in_use = metrics::get().instance_in_use();
         let lane = LaneSlot::default();
         let kept = sandbox.instances.as_ref().and_then(|pool| pool.take());
         let kept = kept.and_then(|idle| {

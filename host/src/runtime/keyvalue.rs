@@ -66,6 +66,16 @@ impl HostState {
 
 const NO_STATE: &str = "no state store in this command";
 
+/// Counts a state operation and turns a refusal into the guest's error.
+fn counted<T>(
+    s: &StateAccess,
+    op: &'static str,
+    result: Result<T, StateError>,
+) -> Result<T, Error> {
+    crate::metrics::get().keyvalue(s.bucket.plugin(), op, result.is_ok());
+    result.map_err(|e| refused(s.bucket.name(), e))
+}
+
 /// The guest sees limits, quota and database failures as `other(text)`.
 /// The texts name sizes and limits only, never a key or a value.
 fn refused(plugin: &str, e: StateError) -> Error {
@@ -110,7 +120,7 @@ impl store::HostBucket for HostState {
     ) -> Result<Option<Vec<u8>>, Error> {
         let s = self.state()?;
         let result = s.store.get(&s.bucket, key).await;
-        result.map_err(|e| refused(s.bucket.name(), e))
+        counted(&s, "get", result)
     }
 
     async fn set(
@@ -121,19 +131,19 @@ impl store::HostBucket for HostState {
     ) -> Result<(), Error> {
         let s = self.state()?;
         let result = s.store.set(&s.bucket, key, value).await;
-        result.map_err(|e| refused(s.bucket.name(), e))
+        counted(&s, "set", result)
     }
 
     async fn delete(&mut self, _bucket: Resource<OpenBucket>, key: String) -> Result<(), Error> {
         let s = self.state()?;
         let result = s.store.delete(&s.bucket, key).await;
-        result.map_err(|e| refused(s.bucket.name(), e))
+        counted(&s, "delete", result)
     }
 
     async fn exists(&mut self, _bucket: Resource<OpenBucket>, key: String) -> Result<bool, Error> {
         let s = self.state()?;
         let result = s.store.exists(&s.bucket, key).await;
-        result.map_err(|e| refused(s.bucket.name(), e))
+        counted(&s, "exists", result)
     }
 
     async fn list_keys(
@@ -143,7 +153,7 @@ impl store::HostBucket for HostState {
     ) -> Result<KeyResponse, Error> {
         let s = self.state()?;
         let result = s.store.list_keys(&s.bucket, cursor).await;
-        let page = result.map_err(|e| refused(s.bucket.name(), e))?;
+        let page = counted(&s, "list_keys", result)?;
         Ok(KeyResponse {
             keys: page.keys,
             cursor: page.cursor,
@@ -166,7 +176,7 @@ impl atomics::Host for HostState {
     ) -> Result<u64, Error> {
         let s = self.state()?;
         let result = s.store.increment(&s.bucket, key, delta).await;
-        result.map_err(|e| refused(s.bucket.name(), e))
+        counted(&s, "increment", result)
     }
 }
 
@@ -178,7 +188,7 @@ impl batch::Host for HostState {
     ) -> Result<Vec<Option<Entry>>, Error> {
         let s = self.state()?;
         let result = s.store.get_many(&s.bucket, keys).await;
-        result.map_err(|e| refused(s.bucket.name(), e))
+        counted(&s, "get_many", result)
     }
 
     async fn set_many(
@@ -188,7 +198,7 @@ impl batch::Host for HostState {
     ) -> Result<(), Error> {
         let s = self.state()?;
         let result = s.store.set_many(&s.bucket, key_values).await;
-        result.map_err(|e| refused(s.bucket.name(), e))
+        counted(&s, "set_many", result)
     }
 
     async fn delete_many(
@@ -198,7 +208,7 @@ impl batch::Host for HostState {
     ) -> Result<(), Error> {
         let s = self.state()?;
         let result = s.store.delete_many(&s.bucket, keys).await;
-        result.map_err(|e| refused(s.bucket.name(), e))
+        counted(&s, "delete_many", result)
     }
 }
 

@@ -176,6 +176,7 @@ impl Runtime {
             let start = Instant::now();
             match cache.load(&self.engine, hash.as_str()) {
                 Ok(Some(component)) => {
+                    crate::metrics::get().cache_loaded(start.elapsed());
                     let millis = start.elapsed().as_millis() as u64;
                     tracing::info!(plugin, sha256, millis, "component loaded from cache");
                     return Ok(component);
@@ -187,6 +188,7 @@ impl Runtime {
 
         let start = Instant::now();
         let component = self.compile(bytes)?;
+        crate::metrics::get().compiled(start.elapsed());
         let millis = start.elapsed().as_millis() as u64;
         match self
             .cache

@@ -148,6 +148,7 @@ impl AnswerMemo {
             .get(pyrus_bot::RETRY_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
+        crate::metrics::get().duplicate(&key.plugin);
         tracing::info!(
             plugin = &*key.plugin,
             retry,

@@ -12,7 +12,13 @@ pub struct ApiError {
     pub reason: Cow<'static, str>,
     /// E.g. `Allow` on a 405, `WWW-Authenticate` on a 401.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Why a 503 was given, for `hookhost_unavailable_total`.
+    pub cause: Option<&'static str>,
 }
+
+/// On a 503 response: why, as a metric label.
+#[derive(Clone, Copy, Debug)]
+pub struct Unavailable(pub &'static str);
 
 impl ApiError {
     pub fn new(status: StatusCode, reason: impl Into<Cow<'static, str>>) -> Self {
@@ -20,6 +26,15 @@ impl ApiError {
             status,
             reason: reason.into(),
             headers: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// A 503 for `cause` (a fixed word: `journal_full`, `plugin_busy`, …).
+    pub fn unavailable(cause: &'static str, reason: impl Into<Cow<'static, str>>) -> Self {
+        ApiError {
+            cause: Some(cause),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason)
         }
     }
 
@@ -31,12 +46,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut res = (
             self.status,
             axum::response::AppendHeaders(self.headers),
             Json(serde_json::json!({ "error": self.reason })),
         )
-            .into_response()
+            .into_response();
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(Unavailable(cause));
+        }
+        res
     }
 }
 

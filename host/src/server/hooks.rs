@@ -14,7 +14,9 @@ use super::AppState;
 use super::deliveries::{HTTP_HOOK, HookMeta};
 use super::error::ApiError;
 use super::intake::verified_body;
+use super::metered;
 use super::seen;
+use crate::metrics;
 use crate::plugins::{Lookup, Mode};
 use crate::protocol::{PluginKind, http_hook};
 use crate::runtime::Prepared;
@@ -38,6 +40,7 @@ pub async fn handle(
         Lookup::WrongMethod { allow } => return Ok(wrong_method(&method, &allow)),
         Lookup::NotFound => return Err(not_found(&app, path)),
     };
+    metered::plugin(&plugin.name, PluginKind::HttpHook);
     // The table holds hook plugins only.
     let Prepared::HttpHook(pre) = &plugin.prepared else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such route"));
@@ -47,6 +50,7 @@ pub async fn handle(
     if let Some(key) = &key
         && let Some(answer) = app.deliveries.recall(&plugin.name, key).await
     {
+        metrics::get().duplicate(&plugin.name);
         tracing::info!(
             delivery_id = %key,
             status = answer.status,

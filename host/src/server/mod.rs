@@ -1,5 +1,6 @@
 //! HTTP: the router, per-request plumbing, and graceful shutdown.
 
+pub mod admin;
 mod answer_memo;
 mod body;
 mod conn;
@@ -7,6 +8,7 @@ mod deliveries;
 mod error;
 mod hooks;
 mod intake;
+mod metered;
 mod outcome;
 mod pyrus_bot;
 mod pyrus_ext;
@@ -14,6 +16,7 @@ mod request_id;
 pub mod routes;
 mod seen;
 mod shutdown;
+pub mod tls;
 mod worksection;
 
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::journal::Journal;
 use crate::plugins::{LoadedPlugin, SharedRegistry};
@@ -70,6 +74,11 @@ impl AppState {
         let entry = registry.get(name).ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, format!("no plugin named {name}"))
         })?;
+        match &entry.serving {
+            Some(serving) => metered::plugin(&serving.name, kind),
+            // Rare: the name is a registry key, so bounded.
+            None => metered::plugin(&Arc::from(name), entry.kind.unwrap_or(kind)),
+        }
         if let Some(actual) = entry.kind
             && actual != kind
         {
@@ -84,8 +93,8 @@ impl AppState {
             }
             // The detail (a missing variable, a compile error) is for the
             // operator, not for whoever sent the request.
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::unavailable(
+                "not_served",
                 format!("plugin {name} is not served; `hookhost routes` shows why"),
             )
         })
@@ -103,6 +112,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(request_id::tag))
 }
 
+/// Serves the admin routes until `stop` resolves.
+pub async fn serve_admin(
+    listener: TcpListener,
+    admin: Arc<admin::Admin>,
+    limits: ConnLimits,
+    stop: impl Future<Output = ()>,
+) {
+    conn::serve(listener, admin::router(admin), None, limits, stop).await;
+}
+
 /// How long a shutdown waits for in-flight requests: longer than any Pyrus
 /// deadline, short enough that a stuck connection cannot hold the host.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
@@ -112,15 +131,25 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 /// a second signal); deliveries not yet attempted stay in the journal.
 pub async fn serve(
     listener: TcpListener,
+    https: Option<(TcpListener, TlsAcceptor)>,
     state: Arc<AppState>,
     limits: ConnLimits,
     signals: &Signals,
 ) -> std::io::Result<()> {
+    let app = router(state.clone());
     let first = signals.clone();
-    let server = conn::serve(listener, router(state.clone()), limits, async move {
+    let plain = conn::serve(listener, app.clone(), None, limits, async move {
         first.nth(1).await;
         tracing::info!("shutting down: finishing in-flight requests");
     });
+    let secure = async {
+        if let Some((listener, tls)) = https {
+            conn::serve(listener, app, Some(tls), limits, signals.nth(1)).await;
+        }
+    };
+    let server = async {
+        tokio::join!(plain, secure);
+    };
     let cut_short = async {
         signals.nth(1).await;
         let why = tokio::select! {

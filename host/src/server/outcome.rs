@@ -26,6 +26,7 @@ impl From<PluginError> for ApiError {
     fn from(error: PluginError) -> Self {
         let (status, mut message) = match error {
             PluginError::Rejected(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            // Counted as cause `plugin`, the default for a 503.
             PluginError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             PluginError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
         };
@@ -51,7 +52,11 @@ impl From<InvokeError> for ApiError {
             InvokeError::Busy | InvokeError::PluginBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
             InvokeError::Instantiate(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let busy = matches!(error, InvokeError::Busy | InvokeError::PluginBusy(_));
+        let cause = match &error {
+            InvokeError::Busy => Some("instances"),
+            InvokeError::PluginBusy(_) => Some("plugin_busy"),
+            _ => None,
+        };
         // A busy plugin and a failed call are logged by the runtime, under
         // the plugin's log rate: a flood of senders must not flood the log.
         if let InvokeError::Busy = error {
@@ -63,9 +68,10 @@ impl From<InvokeError> for ApiError {
             InvokeError::Instantiate(_) => "plugin could not be started".to_owned(),
             other => other.to_string(),
         };
-        let refused = ApiError::new(status, reason);
+        let mut refused = ApiError::new(status, reason);
+        refused.cause = cause;
         // A busy plugin is worth trying again shortly.
-        if busy {
+        if cause.is_some() {
             refused.with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
         } else {
             refused

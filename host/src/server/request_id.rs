@@ -9,6 +9,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use super::error::Unavailable;
+use super::metered;
+use crate::metrics;
+
 pub const HEADER: &str = "x-request-id";
 
 pub async fn tag(req: Request, next: Next) -> Response {
@@ -30,10 +34,21 @@ pub async fn tag(req: Request, next: Next) -> Response {
     );
     async move {
         let started = Instant::now();
-        let mut res = next.run(req).await;
+        let (mut res, served) = metered::scope(next.run(req)).await;
+        let took = started.elapsed();
+        let status = res.status().as_u16();
+        let metrics = metrics::get();
+        metrics.request(&served.plugin, served.kind, status, took);
+        if status == 503 {
+            let cause = res
+                .extensions()
+                .get::<Unavailable>()
+                .map_or("plugin", |u| u.0);
+            metrics.unavailable(cause);
+        }
         tracing::info!(
-            status = res.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
+            status,
+            micros = took.as_micros() as u64,
             method = %method,
             path = %uri.path(),
             "answered"

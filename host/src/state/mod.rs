@@ -56,6 +56,11 @@ impl Bucket {
         &self.name
     }
 
+    /// The same name, shared (a metric label).
+    pub fn plugin(&self) -> &Arc<str> {
+        &self.name
+    }
+
     pub fn quota(&self) -> Quota {
         self.quota
     }

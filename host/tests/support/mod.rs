@@ -96,10 +96,64 @@ impl Plugins {
     }
 }
 
+/// A `hookhost serve` whose admin listener is up; see [`Host::starting`].
+/// Killed when dropped, like a [`Host`].
+pub struct Starting {
+    host: Host,
+    /// A start line read ahead.
+    pending: Option<String>,
+}
+
+impl Starting {
+    pub fn admin(&self) -> &str {
+        &self.host.admin
+    }
+
+    pub fn log(&self) -> String {
+        self.host.log()
+    }
+
+    /// The next line on stdout, which must start with `prefix`; the rest.
+    fn line(&mut self, prefix: &str) -> String {
+        let mut line = self.pending.take().unwrap_or_default();
+        if line.is_empty() {
+            self.host
+                ._stdout
+                .read_line(&mut line)
+                .expect("read a start line");
+        }
+        match line.trim().strip_prefix(prefix) {
+            Some(rest) => rest.to_owned(),
+            None => panic!(
+                "hookhost did not start: {line:?}\n{}",
+                std::fs::read_to_string(&self.host.log).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// Waits until the webhook listener is up (and the HTTPS one, first,
+    /// when there is one).
+    pub fn ready(mut self) -> Host {
+        let url = self.line("hookhost listening on ");
+        match url.strip_prefix("https://") {
+            Some(addr) => {
+                self.host.https = Some(addr.to_owned());
+                self.host.url = self.line("hookhost listening on ");
+            }
+            None => self.host.url = url,
+        }
+        self.host
+    }
+}
+
 /// A running `hookhost serve`; killed when dropped.
 pub struct Host {
     pub child: Child,
     pub url: String,
+    /// The admin listener (`--admin-listen 127.0.0.1:0`).
+    pub admin: String,
+    /// The HTTPS listener's address, when it has one (`--tls-cert`).
+    pub https: Option<String>,
     /// The plugin state folder (`--state-dir`).
     pub state_dir: PathBuf,
     log: PathBuf,
@@ -135,6 +189,31 @@ impl Host {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Host {
+        Host::starting(plugins, state_dir, args, env).ready()
+    }
+
+    /// A host run by another build of hookhost (a bench's baseline).
+    pub fn start_binary(bin: &Path, plugins: &Path, env: &[(&str, &str)]) -> Host {
+        Host::starting_bin(Some(bin), plugins, None, &[], env).ready()
+    }
+
+    /// A host whose admin listener is up, its plugins perhaps still loading.
+    pub fn starting(
+        plugins: &Path,
+        state_dir: Option<&Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Starting {
+        Host::starting_bin(None, plugins, state_dir, args, env)
+    }
+
+    fn starting_bin(
+        bin: Option<&Path>,
+        plugins: &Path,
+        state_dir: Option<&Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Starting {
         let log_dir = tempfile::tempdir().expect("temp dir");
         let log = log_dir.path().join("hookhost.log");
         let state_dir = state_dir
@@ -142,8 +221,9 @@ impl Host {
             .unwrap_or_else(|| log_dir.path().join("state"));
         // HOOKHOST_BIN, set by hand, runs another build: a bench can then
         // compare the host before and after a change in one run.
-        let bin = std::env::var_os("HOOKHOST_BIN")
-            .map(PathBuf::from)
+        let bin = bin
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("HOOKHOST_BIN").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hookhost")));
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
@@ -152,6 +232,8 @@ impl Host {
             .arg(&state_dir)
             .args(args)
             .env_remove("RUST_LOG")
+            .env_remove("HOOKHOST_ADMIN_TOKEN")
+            .env("HOOKHOST_ADMIN_LISTEN", "127.0.0.1:0")
             // Never the user's own state, even if --state-dir were dropped.
             .env_remove("HOOKHOST_STATE_DIR")
             .env("XDG_STATE_HOME", log_dir.path().join("xdg-state"))
@@ -165,27 +247,28 @@ impl Host {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("start hookhost");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read listening line");
-        let url = line
-            .trim()
-            .strip_prefix("hookhost listening on ")
-            .unwrap_or_else(|| {
-                panic!(
-                    "hookhost did not start: {line:?}\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            })
-            .to_owned();
-        Host {
-            child,
-            url,
-            state_dir,
-            log,
-            _log_dir: log_dir,
-            _stdout: stdout,
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut starting = Starting {
+            host: Host {
+                child,
+                url: String::new(),
+                admin: String::new(),
+                https: None,
+                state_dir,
+                log,
+                _log_dir: log_dir,
+                _stdout: stdout,
+            },
+            pending: None,
+        };
+        // The admin listener comes up first, then the webhook listener
+        // (builds from before the admin listener print only the latter).
+        let first = starting.line("hookhost ");
+        match first.strip_prefix("admin on ") {
+            Some(admin) => starting.host.admin = admin.to_owned(),
+            None => starting.pending = Some(format!("hookhost {first}")),
         }
+        starting
     }
 
     /// The host's log so far. The host writes its lines from a thread of
@@ -207,6 +290,29 @@ impl Host {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// A GET of `path` on this host's admin listener.
+    pub fn admin_get(&self, path: &str) -> reqwest::RequestBuilder {
+        client().get(format!("{}{path}", self.admin))
+    }
+
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let res = self.admin_get("/metrics").send().await.expect("scrape");
+        assert_eq!(res.status(), 200);
+        res.text().await.expect("metrics text")
+    }
+
+    /// Asserts that `/metrics` holds `series` (name and labels, as written)
+    /// with `value`.
+    pub async fn assert_metric(&self, series: &str, value: f64) {
+        let metrics = self.metrics().await;
+        let found = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert_eq!(found, Some(value), "{series} in:\n{metrics}");
     }
 
     /// A request to `path` on this host.
@@ -323,6 +429,8 @@ pub fn cli(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_hookhost"))
         .args(args)
         .env_remove("RUST_LOG")
+        .env_remove("HOOKHOST_ADMIN_TOKEN")
+        .env("HOOKHOST_ADMIN_LISTEN", "127.0.0.1:0")
         .env_remove("HOOKHOST_CACHE_DIR")
         .env_remove("HOOKHOST_NO_CACHE")
         .env_remove("HOOKHOST_STATE_DIR")
@@ -430,4 +538,30 @@ pub fn bench_parts() -> impl Fn(&str) -> bool {
         .filter(|a| !a.starts_with('-'))
         .collect();
     move |part| only.is_empty() || only.iter().any(|a| a == part)
+}
+
+/// `wasm` with a custom section naming `n`: the same program, another file
+/// (another hash, another compile, another cache entry).
+pub fn distinct(wasm: &[u8], n: usize) -> Vec<u8> {
+    let name = b"hookhost-copy";
+    let payload = n.to_le_bytes();
+    let mut out = wasm.to_vec();
+    out.push(0); // custom section id
+    leb128(&mut out, 1 + name.len() + payload.len());
+    leb128(&mut out, name.len());
+    out.extend_from_slice(name);
+    out.extend_from_slice(&payload);
+    out
+}
+
+fn leb128(out: &mut Vec<u8>, mut value: usize) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }

@@ -22,8 +22,8 @@ use rusqlite::Connection;
 use self::readers::Readers;
 use self::writer::Writer;
 use super::{
-    Attempt, Delivery, DeliveryDetail, DeliveryId, Filter, Journal, JournalError, JournalFuture,
-    NewDelivery, Outcome, SeenAnswer, UnixMs, now_ms,
+    Attempt, Delivery, DeliveryDetail, DeliveryId, Depth, Filter, Journal, JournalError,
+    JournalFuture, NewDelivery, Outcome, SeenAnswer, UnixMs, now_ms,
 };
 use crate::state::Synchronous;
 
@@ -186,6 +186,10 @@ impl Journal for SqliteJournal {
 
     fn purge_done(&self, older_than_ms: UnixMs) -> JournalFuture<'_, u64> {
         self.write(move |conn| ops::purge_done(conn, older_than_ms))
+    }
+
+    fn depth(&self) -> JournalFuture<'_, Depth> {
+        self.read(|conn| query::depth(conn))
     }
 
     fn size_bytes(&self) -> JournalFuture<'_, u64> {

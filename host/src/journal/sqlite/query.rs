@@ -2,7 +2,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::journal::{Attempt, Delivery, DeliveryDetail, Filter, JournalError, SeenAnswer, UnixMs};
+use crate::journal::{
+    Attempt, Delivery, DeliveryDetail, Depth, Filter, JournalError, SeenAnswer, UnixMs,
+};
 
 /// The columns [`delivery`] reads, in its order.
 const COLUMNS: &str = "id, seq, plugin, kind, received_at, payload, meta, state, attempts, \
@@ -67,6 +69,27 @@ pub fn plugins_with_work(conn: &Connection) -> Result<Vec<String>, JournalError>
     ))?;
     let rows = stmt.query_map([], |row| row.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn depth(conn: &Connection) -> Result<Depth, JournalError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, COUNT(*) FROM deliveries
+         WHERE state IN ('pending', 'retrying', 'dead') GROUP BY state",
+    )?;
+    let mut depth = Depth::default();
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (state, n) = row?;
+        let n = u64::try_from(n).unwrap_or(0);
+        match state.as_str() {
+            "pending" => depth.pending = n,
+            "retrying" => depth.retrying = n,
+            _ => depth.dead = n,
+        }
+    }
+    Ok(depth)
 }
 
 pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Delivery>, JournalError> {

@@ -21,6 +21,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::fair::LaneSlot;
+use crate::metrics;
 use crate::outbound::{AllowList, OutboundLimits, is_forbidden_header, suggest_entry};
 use origin::Origin;
 use send::{Outgoing, Sent};
@@ -207,7 +208,15 @@ impl WasiHttpHooks for CallHooks {
             Ok(origin) => origin,
             Err(e) => return Box::new(std::future::ready(Err(e))),
         };
+        // The allow-list entry, not the URL: a metric label must be bounded.
+        let entry: Arc<str> = self
+            .policy
+            .allow
+            .matching(&origin.scheme, &origin.host, origin.port)
+            .next()
+            .map_or_else(|| Arc::from("-"), |entry| Arc::from(entry.to_string()));
         if let Err(e) = self.admit(&origin) {
+            metrics::get().outbound(&self.plugin, &entry, "denied");
             return Box::new(std::future::ready(Err(e)));
         }
         self.lane.release();
@@ -219,9 +228,21 @@ impl WasiHttpHooks for CallHooks {
             options,
             origin,
         };
+        let plugin = self.plugin.clone();
+        let sending = async move {
+            let sent = send::send(outgoing, request).await;
+            let outcome = match &sent {
+                Ok(_) => "sent",
+                // Every address of the host was refused (SSRF guard).
+                Err(Error::DestinationIpProhibited) => "denied",
+                Err(_) => "failed",
+            };
+            metrics::get().outbound(&plugin, &entry, outcome);
+            sent
+        };
         // wasmtime-wasi-http runs this on a task of its own: carry the
         // request's span (plugin, id) along for the log lines.
-        Box::new(send::send(outgoing, request).instrument(tracing::Span::current()))
+        Box::new(sending.instrument(tracing::Span::current()))
     }
 
     // The defaults log every failure at warn; a remote being down is the

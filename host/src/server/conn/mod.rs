@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -89,6 +90,8 @@ impl Limits {
 struct Shared {
     http: Builder<TokioExecutor>,
     app: Router,
+    /// Set on an HTTPS listener: each connection's handshake comes first.
+    tls: Option<TlsAcceptor>,
     timeouts: Timeouts,
     /// Cancelled when the host stops: connections finish what they are
     /// doing and close.
@@ -100,12 +103,14 @@ struct Shared {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    tls: Option<TlsAcceptor>,
     limits: Limits,
     stop: impl Future<Output = ()>,
 ) {
     let shared = Arc::new(Shared {
         http: http(limits.timeouts),
         app,
+        tls,
         timeouts: limits.timeouts,
         stopping: CancellationToken::new(),
     });
@@ -145,6 +150,7 @@ pub async fn serve(
                 tracker.spawn(connection(stream, peer, shared.clone(), slot));
             }
             Err(_) => {
+                crate::metrics::get().unavailable("connections");
                 let refused = refusal::refuse(stream, &refusing);
                 if let Some(n) = over_cap.hit() {
                     tracing::warn!(
@@ -209,7 +215,38 @@ async fn connection(
     // Answers are small and written at once: do not wait to fill a segment.
     let _ = stream.set_nodelay(true);
     let activity = Activity::new();
-    let io = TokioIo::new(Watched::new(stream, activity.clone()));
+    let io = Watched::new(stream, activity.clone());
+    let Some(tls) = &shared.tls else {
+        return serve_http(io, peer, &shared, activity).await;
+    };
+    // The handshake is bound by the clock a request's head is: a peer that
+    // connects and stalls mid-handshake is closed as one that says nothing.
+    let handshake = tokio::select! {
+        done = tls.accept(io) => done,
+        why = activity.expired(shared.timeouts) => {
+            tracing::debug!(%peer, "connection closed during the TLS handshake: {}", why.reason());
+            return;
+        }
+        () = shared.stopping.cancelled() => return,
+    };
+    match handshake {
+        // An ACME server checking the TLS-ALPN-01 answer: it has seen it.
+        Ok(stream) if stream.get_ref().1.alpn_protocol() == Some(super::tls::ACME_TLS_ALPN) => {
+            tracing::debug!(%peer, "ACME TLS-ALPN-01 validation connection");
+        }
+        Ok(stream) => serve_http(stream, peer, &shared, activity).await,
+        // A scanner, a client that does not trust the certificate, or
+        // plain HTTP sent to the HTTPS port: the peer's business.
+        Err(e) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+    }
+}
+
+/// Serves HTTP on one connection's (plain or decrypted) byte stream.
+async fn serve_http<S>(stream: S, peer: SocketAddr, shared: &Shared, activity: Arc<Activity>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(stream);
     let service = {
         let (app, activity) = (shared.app.clone(), activity.clone());
         service_fn(move |req| request::handle(req, app.clone(), activity.clone(), peer))

@@ -16,13 +16,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::error::ApiError;
-use crate::journal::{DeliveryId, Journal, NewDelivery, SeenAnswer, now_ms};
+use crate::journal::{DeliveryId, Depth, Journal, JournalError, NewDelivery, SeenAnswer, now_ms};
 use crate::plugins::SharedRegistry;
 use crate::runtime::Runtime;
 
@@ -120,12 +120,12 @@ impl Deliveries {
         payload: Vec<u8>,
         meta: String,
     ) -> Result<DeliveryId, ApiError> {
-        let unavailable = |why: &str| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why.to_owned())
+        let unavailable = |cause, why: &'static str| {
+            ApiError::unavailable(cause, why)
                 .with_header(header::RETRY_AFTER, HeaderValue::from_static("60"))
         };
         if self.shared.stop.is_cancelled() {
-            return Err(unavailable("shutting down; retry later"));
+            return Err(unavailable("shutting_down", "shutting down; retry later"));
         }
         let size = self.journal_size().await;
         if size >= self.shared.cap_bytes {
@@ -135,7 +135,10 @@ impl Deliveries {
                 "delivery refused: the journal is over its cap of {} MiB",
                 self.shared.cap_bytes >> 20
             );
-            return Err(unavailable("too many deliveries waiting; retry later"));
+            return Err(unavailable(
+                "journal_full",
+                "too many deliveries waiting; retry later",
+            ));
         }
         let delivery = NewDelivery {
             plugin: plugin.to_owned(),
@@ -146,10 +149,18 @@ impl Deliveries {
         };
         let id = self.shared.journal.append(delivery).await.map_err(|e| {
             tracing::error!(plugin, "delivery refused: journal write failed: {e}");
-            unavailable("the delivery could not be stored; retry later")
+            unavailable(
+                "journal_error",
+                "the delivery could not be stored; retry later",
+            )
         })?;
         self.wake(plugin);
         Ok(id)
+    }
+
+    /// How many deliveries wait or are dead, now.
+    pub async fn depth(&self) -> Result<Depth, JournalError> {
+        self.shared.journal.depth().await
     }
 
     /// The journal's size, read at most every [`SIZE_EVERY`].

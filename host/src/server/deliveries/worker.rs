@@ -127,6 +127,12 @@ async fn attempt(shared: Arc<Shared>, delivery: Delivery) -> DeliveryId {
             (outcome, Some(failure.error))
         }
     };
+    let counted = match outcome {
+        Outcome::Done => "done",
+        Outcome::Retry { .. } | Outcome::Progress(_) => "retry",
+        Outcome::Dead => "dead",
+    };
+    crate::metrics::get().attempt(&Arc::from(delivery.plugin.as_str()), counted);
     let attempt = Attempt {
         started_at,
         ended_at,
