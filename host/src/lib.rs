@@ -12,7 +12,8 @@
 //! `outbound` (HTTP policy for plugins), `protocol`, `verify` → `bindings`
 //! (the WIT types); `scripts/module-graph` checks it. `journal` (durable
 //! deliveries) stands apart: it uses only `state`'s settings. `metrics`
-//! uses nothing; every layer records into it.
+//! and `recent` (what the admin page shows of the recent past) use
+//! nothing; every layer records into them.
 
 pub mod bindings;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod plugins;
 pub mod protocol;
+pub mod recent;
 pub mod runtime;
 pub mod server;
 pub mod state;

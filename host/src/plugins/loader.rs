@@ -107,7 +107,7 @@ impl Loader {
             }
         }
         for gone in current.entries().filter(|e| !next.contains_key(&e.name)) {
-            crate::metrics::get().reload("removed");
+            reloaded(&gone.name, "removed", String::new());
             tracing::info!(plugin = %gone.name, "plugin removed");
         }
         self.forget_gone(&next);
@@ -304,7 +304,7 @@ impl Loader {
         {
             Ok(verifier) => verifier,
             Err(problem) => {
-                crate::metrics::get().reload("not_served");
+                reloaded(name, "not_served", problem.clone());
                 tracing::warn!(plugin = name, %kind, "plugin not served: {problem}");
                 entry.problem = Some(problem);
                 return entry;
@@ -422,7 +422,11 @@ impl Loader {
             hash: hash.clone(),
             generation: self.generation,
         };
-        crate::metrics::get().reload("loaded");
+        reloaded(
+            name,
+            "loaded",
+            format!("generation {} sha256 {}", self.generation, hash.short()),
+        );
         tracing::info!(
             plugin = name,
             kind = %plugin.prepared.kind(),
@@ -437,6 +441,12 @@ impl Loader {
         );
         plugin
     }
+}
+
+/// Counts a plugin file handled, and keeps it for the admin page.
+fn reloaded(plugin: &str, outcome: &'static str, detail: String) {
+    crate::metrics::get().reload(outcome);
+    crate::recent::get().reload(plugin, outcome, detail);
 }
 
 fn warn_inline_secrets(name: &str, settings: &Settings) {
@@ -471,7 +481,7 @@ fn kept_or_failed(
     file_hash: Option<FileHash>,
     problem: String,
 ) -> PluginEntry {
-    crate::metrics::get().reload("failed");
+    reloaded(name, "failed", problem.clone());
     let serving = previous.and_then(|p| p.serving.clone());
     match &serving {
         Some(old) => tracing::error!(

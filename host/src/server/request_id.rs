@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::error::Unavailable;
 use super::metered;
-use crate::metrics;
+use crate::{metrics, recent};
 
 pub const HEADER: &str = "x-request-id";
 
@@ -21,6 +21,8 @@ pub async fn tag(req: Request, next: Next) -> Response {
     let uuid = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
     let mut text = [0u8; uuid::fmt::Simple::LENGTH];
     let id: &str = uuid.simple().encode_lower(&mut text);
+    // A copy for the admin page's recent requests.
+    let raw: [u8; 32] = id.as_bytes().try_into().unwrap_or([b'-'; 32]);
     // The span holds only what every line of the request needs to be found
     // by: each field on it is formatted when it opens, for every request.
     // Method and path are said once, on the line that closes the request.
@@ -46,9 +48,10 @@ pub async fn tag(req: Request, next: Next) -> Response {
                 .map_or("plugin", |u| u.0);
             metrics.unavailable(cause);
         }
+        let micros = took.as_micros() as u64;
         tracing::info!(
             status,
-            micros = took.as_micros() as u64,
+            micros,
             method = %method,
             path = %uri.path(),
             "answered"
@@ -56,6 +59,15 @@ pub async fn tag(req: Request, next: Next) -> Response {
         if let Ok(value) = HeaderValue::from_str(id) {
             res.headers_mut().insert(HEADER, value);
         }
+        recent::get().request(recent::Request {
+            at_ms: recent::now_ms(),
+            method,
+            path: uri,
+            plugin: served.plugin,
+            status,
+            micros,
+            id: recent::RequestId(raw),
+        });
         res
     }
     .instrument(span)

@@ -22,7 +22,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::error::ApiError;
-use crate::journal::{DeliveryId, Depth, Journal, JournalError, NewDelivery, SeenAnswer, now_ms};
+use crate::journal::{
+    Delivery, DeliveryDetail, DeliveryId, Depth, Filter, Journal, JournalError, NewDelivery,
+    SeenAnswer, now_ms,
+};
 use crate::plugins::SharedRegistry;
 use crate::runtime::Runtime;
 
@@ -156,6 +159,25 @@ impl Deliveries {
         })?;
         self.wake(plugin);
         Ok(id)
+    }
+
+    /// Deliveries matching `filter`, newest first (the admin page).
+    pub async fn list(&self, filter: Filter) -> Result<Vec<Delivery>, JournalError> {
+        self.shared.journal.list(filter).await
+    }
+
+    pub async fn show(&self, id: &str) -> Result<Option<DeliveryDetail>, JournalError> {
+        self.shared.journal.show(id).await
+    }
+
+    /// Makes the deliveries pending again and wakes their workers at once;
+    /// how many of the ids were known.
+    pub async fn replay(&self, ids: Vec<DeliveryId>) -> Result<u64, JournalError> {
+        let known = self.shared.journal.replay(ids).await?;
+        for plugin in self.shared.journal.plugins_with_work().await? {
+            self.wake(&plugin);
+        }
+        Ok(known)
     }
 
     /// How many deliveries wait or are dead, now.

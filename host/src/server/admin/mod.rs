@@ -1,7 +1,12 @@
 //! The admin listener, apart from the one senders reach: `/healthz`
-//! (alive), `/readyz` (plugins loaded, state open, webhook listener up) and
-//! `/metrics` (Prometheus). Everything but the two health checks needs the
-//! bearer token when one is set; a non-loopback admin address needs one.
+//! (alive), `/readyz` (plugins loaded, state open, webhook listener up),
+//! `/metrics` (Prometheus), the admin API (`/api/…`) and the admin page at
+//! `/`, built into the binary. The page's files hold no data and are open;
+//! everything else but the two health checks needs the bearer token when
+//! one is set, and a non-loopback admin address needs one.
+
+mod api;
+mod page;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -147,8 +152,17 @@ impl Admin {
 pub fn router(admin: Arc<Admin>) -> Router {
     let guarded = Router::new()
         .route("/metrics", get(metrics))
+        .route("/api/routes", get(api::routes))
+        .route("/api/requests", get(api::requests))
+        .route("/api/reloads", get(api::reloads))
+        .route("/api/deliveries", get(api::deliveries))
+        .route("/api/deliveries/{id}", get(api::delivery))
+        .route("/api/replay", axum::routing::post(api::replay))
         .route_layer(axum::middleware::from_fn_with_state(admin.clone(), guard));
     Router::new()
+        .route("/", get(page::index))
+        .route("/admin.js", get(page::script))
+        .route("/admin.css", get(page::style))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(guarded)

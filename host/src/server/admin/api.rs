@@ -1,0 +1,183 @@
+//! The admin API the admin page (and `curl`) reads: routes and their state,
+//! recent requests, reloads, deliveries, and replaying them. JSON; behind
+//! the admin token when one is set.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::Admin;
+use crate::journal::{Delivery, DeliveryState, Filter};
+use crate::plugins::status;
+use crate::recent;
+use crate::server::AppState;
+use crate::server::error::ApiError;
+
+/// Deliveries listed at most.
+const MAX_LISTED: u32 = 500;
+
+fn app(admin: &Admin) -> Result<&Arc<AppState>, ApiError> {
+    admin
+        .app
+        .get()
+        .ok_or_else(|| ApiError::unavailable("starting", "the host is still starting"))
+}
+
+fn journal_failed(e: impl std::fmt::Display) -> ApiError {
+    tracing::warn!("admin API: cannot read the journal: {e}");
+    ApiError::unavailable("journal_error", "the journal cannot be read now")
+}
+
+pub async fn routes(State(admin): State<Arc<Admin>>) -> Result<Response, ApiError> {
+    let app = app(&admin)?;
+    let registry = app.registry.load();
+    Ok(Json(status::rows(&registry)).into_response())
+}
+
+pub async fn requests() -> Response {
+    Json(recent::get().requests()).into_response()
+}
+
+pub async fn reloads() -> Response {
+    Json(recent::get().reloads()).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    plugin: Option<String>,
+    limit: Option<u32>,
+}
+
+/// A delivery as the page lists it: no payload, the last error.
+#[derive(Serialize)]
+struct Listed {
+    id: String,
+    plugin: String,
+    kind: String,
+    state: DeliveryState,
+    attempts: u32,
+    received_at_ms: i64,
+    next_at_ms: i64,
+    last_error: Option<String>,
+}
+
+pub async fn deliveries(
+    State(admin): State<Arc<Admin>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let app = app(&admin)?;
+    let state = query
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<DeliveryState>)
+        .transpose()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "state must be pending, retrying, dead or done",
+            )
+        })?;
+    let filter = Filter {
+        plugin: query.plugin.filter(|p| !p.is_empty()),
+        state,
+        since_ms: None,
+        limit: query.limit.unwrap_or(100).min(MAX_LISTED),
+    };
+    let found = app.deliveries.list(filter).await.map_err(journal_failed)?;
+    let mut listed = Vec::with_capacity(found.len());
+    for delivery in found {
+        listed.push(listing(app, delivery).await?);
+    }
+    Ok(Json(listed).into_response())
+}
+
+async fn listing(app: &AppState, d: Delivery) -> Result<Listed, ApiError> {
+    // Only a failed delivery has an error worth a second read.
+    let last_error = if d.attempts > 0 && d.state != DeliveryState::Done {
+        let detail = app.deliveries.show(&d.id).await.map_err(journal_failed)?;
+        detail.and_then(|detail| detail.attempts.into_iter().rev().find_map(|a| a.error))
+    } else {
+        None
+    };
+    Ok(Listed {
+        id: d.id,
+        plugin: d.plugin,
+        kind: d.kind,
+        state: d.state,
+        attempts: d.attempts,
+        received_at_ms: d.received_at,
+        next_at_ms: d.next_at,
+        last_error,
+    })
+}
+
+#[derive(Serialize)]
+struct Attempt {
+    started_at_ms: i64,
+    ended_at_ms: i64,
+    error: Option<String>,
+}
+
+pub async fn delivery(
+    State(admin): State<Arc<Admin>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let app = app(&admin)?;
+    let Some(detail) = app.deliveries.show(&id).await.map_err(journal_failed)? else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such delivery"));
+    };
+    let attempts: Vec<Attempt> = detail
+        .attempts
+        .into_iter()
+        .map(|a| Attempt {
+            started_at_ms: a.started_at,
+            ended_at_ms: a.ended_at,
+            error: a.error,
+        })
+        .collect();
+    let d = detail.delivery;
+    let body = serde_json::json!({
+        "id": d.id,
+        "plugin": d.plugin,
+        "kind": d.kind,
+        "state": d.state,
+        "received_at_ms": d.received_at,
+        // Credentials were removed before journaling.
+        "meta": serde_json::from_str::<serde_json::Value>(&d.meta).unwrap_or_default(),
+        "payload": String::from_utf8_lossy(&d.payload),
+        "attempts": attempts,
+    });
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReplayBody {
+    ids: Vec<String>,
+}
+
+pub async fn replay(
+    State(admin): State<Arc<Admin>>,
+    Json(body): Json<ReplayBody>,
+) -> Result<Response, ApiError> {
+    let app = app(&admin)?;
+    if body.ids.is_empty() || body.ids.len() > MAX_LISTED as usize {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("give 1 to {MAX_LISTED} delivery ids"),
+        ));
+    }
+    let asked = body.ids.len();
+    let known = app
+        .deliveries
+        .replay(body.ids)
+        .await
+        .map_err(journal_failed)?;
+    tracing::info!(asked, known, "deliveries replayed from the admin API");
+    Ok(Json(serde_json::json!({ "replayed": known })).into_response())
+}
