@@ -179,3 +179,121 @@ async fn the_admin_api_needs_the_token_and_the_page_files_do_not() {
         .unwrap();
     assert_eq!(res.status(), 400);
 }
+
+/// Waits until the admin API lists a delivery in `state`; its id.
+async fn delivery_in(host: &Host, state: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let listed: serde_json::Value = host
+            .admin_get(&format!("/api/deliveries?state={state}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(id) = listed[0]["id"].as_str() {
+            return id.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {state} delivery:\n{}",
+            host.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_tools_ask_a_running_server_through_its_admin_api() {
+    let plugins = Plugins::new();
+    plugins.add(
+        "flaky",
+        &guest("test-worksection"),
+        &ws_toml("[config]\nmode = \"fail\""),
+    );
+    let host = Host::start_with(plugins.path(), &[], &[("HOOKHOST_ADMIN_TOKEN", TOKEN)]);
+    let state = host.state_dir.to_str().unwrap().to_owned();
+    let event = r#"{"action":"post","object":{"type":"task","id":"78","page":"/project/1/78/"},"new":{"name":"Task 78"}}"#;
+    let res = client()
+        .post(format!("{}/worksection/flaky", host.url))
+        .header("content-type", "application/json")
+        .header("authorization", senders::basic("worksection", PASSWORD))
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let id = delivery_in(&host, "dead").await;
+    let token = [("HOOKHOST_ADMIN_TOKEN", TOKEN)];
+    let text = |out: &std::process::Output| {
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let out = cli(
+        &["deliveries", "--state", "dead", "--state-dir", &state],
+        &token,
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("asking the running server (pid {})", host.pid())),
+        "{stderr}"
+    );
+    assert!(stdout.contains(&id) && stdout.contains("dead"), "{stdout}");
+    let out = cli(&["deliveries", "show", &id, "--state-dir", &state], &token);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stdout.contains("state:    dead") && stdout.contains("boom 78"),
+        "{stdout}{stderr}"
+    );
+    assert!(!stdout.contains(PASSWORD), "credentials never shown");
+
+    // Without the token the server cannot be asked: the journal is read.
+    let out = cli(&["deliveries", "--state-dir", &state], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("wants its token") && stderr.contains("reading the journal instead"),
+        "{stderr}"
+    );
+    assert!(stdout.contains(&id), "{stdout}");
+
+    // `routes` asks too.
+    let out = cli(
+        &["routes", "--plugins", plugins.path().to_str().unwrap()],
+        &token,
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stdout.contains("live: hookhost pid") && stdout.contains("/worksection/flaky"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("last published"), "{stderr}");
+
+    // Fixed, and replayed through the server: it runs at once.
+    plugins.add("flaky", &guest("test-worksection"), &ws_toml(""));
+    host.wait_for_log("generation=2", Duration::from_secs(5))
+        .await;
+    let out = cli(&["replay", &id, "--state-dir", &state], &token);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout.trim(), "1 deliveries will run again", "{stderr}");
+    assert!(
+        host.log()
+            .contains("deliveries replayed from the admin API")
+    );
+    assert_eq!(delivery_in(&host, "done").await, id);
+    let out = cli(&["replay", "no-such-id", "--state-dir", &state], &token);
+    assert!(!out.status.success());
+    assert!(
+        text(&out)
+            .1
+            .contains("1 of the 1 ids are not in the journal"),
+        "{:?}",
+        text(&out)
+    );
+}

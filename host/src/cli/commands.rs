@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
+use super::admin_client::AdminClient;
 use super::args::{CacheArgs, Command, RoutesArgs, ServeArgs, StateArgs, TestArgs};
 use super::https::Https;
 use super::{cert, deliveries_admin, state_admin, trial};
@@ -115,7 +116,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // acknowledged must stop the server before it acknowledges anything.
     let journal = deliveries_admin::open(&args.state, Some(&args.plugins)).await?;
     admin.admin.readiness.state_open();
-    let status = StatusFile::new(&args.plugins, format!("http://{addr}"));
+    let state_dir = args.state.dir()?;
+    // For `deliveries` and `replay`, which find a server by its state folder.
+    if let Err(e) = status::publish_admin(&state_dir, &admin.url) {
+        tracing::warn!(
+            "cannot note the admin address in {}: {e}",
+            state_dir.display()
+        );
+    }
+    let status = StatusFile::new(
+        &args.plugins,
+        format!("http://{addr}"),
+        Some(admin.url.clone()),
+    );
     let loaded = tokio::select! {
         loaded = load(&args.plugins, &args.cache, Some(&args.state), Some(status.clone())) => loaded?,
         () = signals.nth(1) => {
@@ -149,6 +162,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let https = https.map(|https| https.serve(&admin.admin, &following));
     let served = server::serve(listener, https, state, limits, &signals).await;
     following.cancel();
+    status::forget_admin(&state_dir);
     admin.stop().await;
     // No reload may publish the table again after it is removed.
     if let Some(watcher) = loaded.watcher {
@@ -178,6 +192,8 @@ fn announce(addr: SocketAddr, https: Option<&Https>, plugins: &Path) -> std::io:
 /// The admin listener, serving until [`AdminServer::stop`].
 struct AdminServer {
     admin: Arc<Admin>,
+    /// `http://ADDR`, as the tools reach it.
+    url: String,
     stop: CancellationToken,
     serving: tokio::task::JoinHandle<()>,
 }
@@ -223,6 +239,7 @@ async fn start_admin(
     let _ = writeln!(std::io::stdout(), "hookhost admin on http://{addr}");
     Ok(AdminServer {
         admin,
+        url: format!("http://{addr}"),
         stop,
         serving,
     })
@@ -241,7 +258,22 @@ async fn list(args: RoutesArgs) -> anyhow::Result<()> {
             args.plugins.display(),
             live.url
         );
-        print!("{}", status::render(&live.rows));
+        // Asked of the server itself; its last published table if it
+        // cannot be asked (an admin token this shell does not have).
+        let asked = match &live.admin {
+            Some(url) => match AdminClient::new(url)?
+                .get::<Vec<status::Row>>("/api/routes")
+                .await
+            {
+                Ok(rows) => Some(rows),
+                Err(e) => {
+                    eprintln!("hookhost: {e}; showing the table it last published");
+                    None
+                }
+            },
+            None => None,
+        };
+        print!("{}", status::render(&asked.unwrap_or(live.rows)));
         return Ok(());
     }
     println!(

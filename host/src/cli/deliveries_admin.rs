@@ -1,6 +1,9 @@
 //! `hookhost deliveries` and `hookhost replay`: the operator's view of the
-//! journal in the state folder. SQLite lets them work beside a running
-//! server, whose workers pick replayed deliveries up within a second.
+//! journal in the state folder. When a server is running on the folder
+//! they ask it, through its admin API (a replay then starts at once);
+//! otherwise, or when it cannot be asked, they read the journal itself,
+//! which SQLite allows beside a running server (whose workers pick
+//! replayed deliveries up within a second).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -8,9 +11,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::admin_client::AdminClient;
 use super::args::{DeliveriesAction, DeliveriesArgs, ReplayArgs, StateArgs};
 use super::state_admin::resolved;
 use crate::journal::{Delivery, DeliveryState, Filter, Journal, SqliteJournal, UnixMs, now_ms};
+use crate::plugins::status;
 
 /// The journal in the state folder, created if need be (`serve`, which
 /// names its plugins folder: the state folder may not be inside it).
@@ -46,7 +53,136 @@ async fn existing(args: &StateArgs) -> anyhow::Result<Arc<dyn Journal>> {
     open(args, None).await
 }
 
+/// The running server on the state folder, if there is one to ask.
+fn running(dir: &StateArgs) -> anyhow::Result<Option<AdminClient>> {
+    let Some((pid, url)) = status::live_admin(&dir.dir()?) else {
+        return Ok(None);
+    };
+    eprintln!("hookhost: asking the running server (pid {pid}) at {url}");
+    Ok(Some(AdminClient::new(&url)?))
+}
+
+/// What the server's admin API lists (see `server::admin::api`).
+#[derive(serde::Deserialize)]
+struct Listed {
+    id: String,
+    plugin: String,
+    kind: String,
+    state: DeliveryState,
+    attempts: u32,
+    received_at_ms: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct Shown {
+    id: String,
+    plugin: String,
+    kind: String,
+    state: DeliveryState,
+    received_at_ms: i64,
+    meta: serde_json::Value,
+    payload: String,
+    attempts: Vec<ShownAttempt>,
+}
+
+#[derive(serde::Deserialize)]
+struct ShownAttempt {
+    started_at_ms: i64,
+    ended_at_ms: i64,
+    error: Option<String>,
+}
+
+/// `list` through the running server; `false` when it could not be asked.
+async fn list_remote(server: &AdminClient, args: &DeliveriesArgs) -> anyhow::Result<bool> {
+    if let Some(DeliveriesAction::Show { id }) = &args.action {
+        let path = format!(
+            "/api/deliveries/{}",
+            utf8_percent_encode(id, NON_ALPHANUMERIC)
+        );
+        let shown: Shown = match server.get(&path).await {
+            Ok(shown) => shown,
+            Err(e) if e.to_string().contains("no such delivery") => bail!("no delivery {id}"),
+            Err(e) => return fallback(e),
+        };
+        println!("id:       {}", shown.id);
+        println!("plugin:   {}", shown.plugin);
+        println!("kind:     {}", shown.kind);
+        println!("state:    {}", shown.state);
+        println!("received: {}", time(shown.received_at_ms));
+        if shown.meta.as_object().is_some_and(|m| !m.is_empty()) {
+            println!("request:  {}", shown.meta);
+        }
+        println!("attempts:");
+        for (n, a) in shown.attempts.iter().enumerate() {
+            let how = a.error.as_deref().unwrap_or("handled");
+            let took = a.ended_at_ms - a.started_at_ms;
+            println!("  {} {} ({took} ms): {how}", n + 1, time(a.started_at_ms));
+        }
+        println!("payload:");
+        println!("{}", shown.payload);
+        return Ok(true);
+    }
+    let mut query = format!("/api/deliveries?limit={}", args.limit);
+    if let Some(state) = &args.state {
+        state
+            .parse::<DeliveryState>()
+            .context("--state must be pending, retrying, dead or done")?;
+        query.push_str(&format!("&state={state}"));
+    }
+    if let Some(plugin) = &args.plugin {
+        query.push_str(&format!(
+            "&plugin={}",
+            utf8_percent_encode(plugin, NON_ALPHANUMERIC)
+        ));
+    }
+    if let Some(text) = &args.since {
+        query.push_str(&format!("&since_ms={}", since(text)?));
+    }
+    let rows: Vec<Listed> = match server.get(&query).await {
+        Ok(rows) => rows,
+        Err(e) => return fallback(e),
+    };
+    print_header();
+    for d in &rows {
+        print_row(
+            &d.id,
+            &d.plugin,
+            &d.kind,
+            d.state,
+            d.attempts,
+            d.received_at_ms,
+        );
+    }
+    Ok(true)
+}
+
+/// The server could not be asked: say why, and read the journal instead.
+fn fallback(e: anyhow::Error) -> anyhow::Result<bool> {
+    eprintln!("hookhost: {e}; reading the journal instead");
+    Ok(false)
+}
+
+fn print_header() {
+    println!(
+        "{:<36}  {:<16}  {:<12}  {:<8}  {:>8}  RECEIVED",
+        "ID", "PLUGIN", "KIND", "STATE", "ATTEMPTS"
+    );
+}
+
+fn print_row(id: &str, plugin: &str, kind: &str, state: DeliveryState, attempts: u32, at: UnixMs) {
+    println!(
+        "{id:<36}  {plugin:<16}  {kind:<12}  {:<8}  {attempts:>8}  {}",
+        state.as_str(),
+        time(at)
+    );
+}
+
 pub async fn list(args: DeliveriesArgs) -> anyhow::Result<()> {
+    if let Some(server) = running(&args.dir)?
+        && list_remote(&server, &args).await?
+    {
+        return Ok(());
+    }
     let journal = existing(&args.dir).await?;
     if let Some(DeliveriesAction::Show { id }) = &args.action {
         let Some(detail) = journal.show(id).await? else {
@@ -80,25 +216,56 @@ pub async fn list(args: DeliveriesArgs) -> anyhow::Result<()> {
         limit: args.limit,
     };
     let rows = journal.list(filter).await?;
-    println!(
-        "{:<36}  {:<16}  {:<12}  {:<8}  {:>8}  RECEIVED",
-        "ID", "PLUGIN", "KIND", "STATE", "ATTEMPTS"
-    );
+    print_header();
     for d in &rows {
-        println!(
-            "{:<36}  {:<16}  {:<12}  {:<8}  {:>8}  {}",
-            d.id,
-            d.plugin,
-            d.kind,
+        print_row(
+            &d.id,
+            &d.plugin,
+            &d.kind,
             d.state,
             d.attempts,
-            time(d.received_at)
+            d.received_at,
         );
     }
     Ok(())
 }
 
+#[derive(serde::Deserialize)]
+struct Replayed {
+    replayed: u64,
+}
+
+/// `replay` through the running server, which starts the deliveries at
+/// once; `None` when it could not be asked.
+async fn replay_remote(server: &AdminClient, args: &ReplayArgs) -> anyhow::Result<Option<u64>> {
+    let body = match (&args.plugin, args.dead) {
+        (Some(plugin), true) => {
+            let since_ms = args.since.as_deref().map(since).transpose()?;
+            serde_json::json!({ "plugin": plugin, "dead": true, "since_ms": since_ms })
+        }
+        _ if args.ids.is_empty() => bail!("name delivery ids, or --plugin P --dead"),
+        _ => serde_json::json!({ "ids": args.ids }),
+    };
+    match server.post::<Replayed>("/api/replay", &body).await {
+        Ok(done) => Ok(Some(done.replayed)),
+        Err(e) => fallback(e).map(|_| None),
+    }
+}
+
 pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    if let Some(server) = running(&args.dir)?
+        && let Some(count) = replay_remote(&server, &args).await?
+    {
+        if args.dead || count >= args.ids.len() as u64 {
+            println!("{count} deliveries will run again");
+            return Ok(());
+        }
+        bail!(
+            "{} of the {} ids are not in the journal",
+            args.ids.len() as u64 - count,
+            args.ids.len()
+        );
+    }
     let journal = existing(&args.dir).await?;
     let count = match (&args.plugin, args.dead) {
         (Some(plugin), true) => {

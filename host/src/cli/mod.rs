@@ -1,5 +1,6 @@
 //! The `hookhost` command: parse, set up logging, run one subcommand.
 
+mod admin_client;
 mod args;
 mod cert;
 mod commands;

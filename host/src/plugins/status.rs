@@ -42,6 +42,9 @@ pub struct LiveStatus {
     /// not mistaken for the server that wrote the file.
     pub started: Option<u64>,
     pub url: String,
+    /// The server's admin listener, where `routes` asks first.
+    #[serde(default)]
+    pub admin: Option<String>,
     pub rows: Vec<Row>,
 }
 
@@ -125,16 +128,18 @@ pub struct StatusFile {
     pid: u32,
     started: Option<u64>,
     url: String,
+    admin: Option<String>,
 }
 
 impl StatusFile {
-    pub fn new(dir: &Path, url: String) -> Self {
+    pub fn new(dir: &Path, url: String, admin: Option<String>) -> Self {
         let pid = std::process::id();
         StatusFile {
             path: dir.join(STATUS_FILE),
             pid,
             started: start_time(pid),
             url,
+            admin,
         }
     }
 
@@ -144,6 +149,7 @@ impl StatusFile {
             pid: self.pid,
             started: self.started,
             url: self.url.clone(),
+            admin: self.admin.clone(),
             rows: rows(registry),
         };
         let json = serde_json::to_vec_pretty(&status).map_err(std::io::Error::other)?;
@@ -164,6 +170,56 @@ impl StatusFile {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Where a server keeps its admin address for the tools that read its
+/// state folder (`deliveries`, `replay`).
+pub const ADMIN_FILE: &str = "hookhost-admin.json";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AdminRecord {
+    pid: u32,
+    started: Option<u64>,
+    admin: String,
+}
+
+/// Says in `state_dir` where this server's admin listener is; removed
+/// by [`forget_admin`] when the server stops.
+pub fn publish_admin(state_dir: &Path, admin: &str) -> std::io::Result<()> {
+    let pid = std::process::id();
+    let record = AdminRecord {
+        pid,
+        started: start_time(pid),
+        admin: admin.to_owned(),
+    };
+    let json = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
+    let path = state_dir.join(ADMIN_FILE);
+    let tmp = path.with_extension(format!("json.{pid}.tmp"));
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// Removes this process's admin record, leaving another server's.
+pub fn forget_admin(state_dir: &Path) {
+    let path = state_dir.join(ADMIN_FILE);
+    let pid = std::process::id();
+    let ours = std::fs::read(&path)
+        .ok()
+        .and_then(|text| serde_json::from_slice::<AdminRecord>(&text).ok())
+        .is_some_and(|r| r.pid == pid && r.started == start_time(pid));
+    if ours {
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// The admin address of a live server on `state_dir`, with its pid.
+pub fn live_admin(state_dir: &Path) -> Option<(u32, String)> {
+    let text = std::fs::read(state_dir.join(ADMIN_FILE)).ok()?;
+    let record: AdminRecord = serde_json::from_slice(&text).ok()?;
+    let live = record.pid != std::process::id()
+        && record.started.is_some()
+        && start_time(record.pid) == record.started;
+    live.then_some((record.pid, record.admin))
 }
 
 /// The table published by a live server for `dir`, if one is running.
@@ -236,6 +292,7 @@ mod tests {
             pid,
             started,
             url: "http://x".into(),
+            admin: None,
             rows: vec![],
         };
         write(&status(u32::MAX, Some(1)));

@@ -51,6 +51,8 @@ pub struct ListQuery {
     state: Option<String>,
     plugin: Option<String>,
     limit: Option<u32>,
+    /// Only those received at or after this (Unix milliseconds).
+    since_ms: Option<i64>,
 }
 
 /// A delivery as the page lists it: no payload, the last error.
@@ -86,7 +88,7 @@ pub async fn deliveries(
     let filter = Filter {
         plugin: query.plugin.filter(|p| !p.is_empty()),
         state,
-        since_ms: None,
+        since_ms: query.since_ms,
         limit: query.limit.unwrap_or(100).min(MAX_LISTED),
     };
     let found = app.deliveries.list(filter).await.map_err(journal_failed)?;
@@ -156,9 +158,15 @@ pub async fn delivery(
     Ok(Json(body).into_response())
 }
 
+/// `{"ids": […]}`, or `{"plugin": P, "dead": true, "since_ms": …}`.
 #[derive(Deserialize)]
 pub struct ReplayBody {
+    #[serde(default)]
     ids: Vec<String>,
+    plugin: Option<String>,
+    #[serde(default)]
+    dead: bool,
+    since_ms: Option<i64>,
 }
 
 pub async fn replay(
@@ -166,18 +174,32 @@ pub async fn replay(
     Json(body): Json<ReplayBody>,
 ) -> Result<Response, ApiError> {
     let app = app(&admin)?;
-    if body.ids.is_empty() || body.ids.len() > MAX_LISTED as usize {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("give 1 to {MAX_LISTED} delivery ids"),
-        ));
-    }
-    let asked = body.ids.len();
-    let known = app
-        .deliveries
-        .replay(body.ids)
-        .await
-        .map_err(journal_failed)?;
-    tracing::info!(asked, known, "deliveries replayed from the admin API");
+    let known = match (body.plugin, body.dead) {
+        (Some(plugin), true) if body.ids.is_empty() => {
+            let known = app
+                .deliveries
+                .replay_dead(&plugin, body.since_ms)
+                .await
+                .map_err(journal_failed)?;
+            tracing::info!(plugin, known, "dead deliveries replayed from the admin API");
+            known
+        }
+        _ if body.ids.is_empty() || body.ids.len() > MAX_LISTED as usize => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("give 1 to {MAX_LISTED} delivery ids, or a plugin with \"dead\": true"),
+            ));
+        }
+        _ => {
+            let asked = body.ids.len();
+            let known = app
+                .deliveries
+                .replay(body.ids)
+                .await
+                .map_err(journal_failed)?;
+            tracing::info!(asked, known, "deliveries replayed from the admin API");
+            known
+        }
+    };
     Ok(Json(serde_json::json!({ "replayed": known })).into_response())
 }

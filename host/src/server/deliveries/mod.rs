@@ -180,6 +180,17 @@ impl Deliveries {
         Ok(known)
     }
 
+    /// [`Self::replay`] for every dead delivery of `plugin` since `since_ms`.
+    pub async fn replay_dead(
+        &self,
+        plugin: &str,
+        since_ms: Option<i64>,
+    ) -> Result<u64, JournalError> {
+        let known = self.shared.journal.replay_dead(plugin, since_ms).await?;
+        self.wake(plugin);
+        Ok(known)
+    }
+
     /// How many deliveries wait or are dead, now.
     pub async fn depth(&self) -> Result<Depth, JournalError> {
         self.shared.journal.depth().await
