@@ -21,8 +21,8 @@ pub struct Request {
     pub at_ms: u64,
     #[serde(serialize_with = "as_text")]
     pub method: Method,
-    #[serde(serialize_with = "path")]
-    pub path: Uri,
+    /// At most [`MAX_PATH`] bytes of it: a sender picks its length.
+    pub path: Box<str>,
     #[serde(serialize_with = "shared")]
     pub plugin: Arc<str>,
     pub status: u16,
@@ -58,8 +58,13 @@ fn shared<S: serde::Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(text)
 }
 
-fn path<S: serde::Serializer>(uri: &Uri, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(uri.path())
+/// The longest path kept, in bytes (a request's may be 64 KiB).
+pub const MAX_PATH: usize = 256;
+
+/// `uri`'s path, cut to [`MAX_PATH`].
+pub fn kept_path(uri: &Uri) -> Box<str> {
+    let path = uri.path();
+    Box::from(&path[..path.floor_char_boundary(MAX_PATH)])
 }
 
 pub fn now_ms() -> u64 {

@@ -306,5 +306,5 @@ async fn an_unreachable_acme_server_leaves_the_host_serving_and_not_ready() {
     assert_eq!(body["waiting"], serde_json::json!(["certificate"]));
     // The plain listener serves meanwhile.
     assert_eq!(host.pyrus("echo-bot", EXAMPLE).await.status(), 200);
-    assert!(host.log().contains("retry_in_s=5"), "{}", host.log());
+    assert!(host.log().contains("retry_in_s=60"), "{}", host.log());
 }

@@ -159,6 +159,21 @@ async fn healthz_is_alive_and_readyz_says_what_it_waits_for() {
         res.json::<serde_json::Value>().await.unwrap(),
         serde_json::json!({ "alive": true })
     );
+    // Without a token, only loopback names: a page that points its own
+    // name at 127.0.0.1 (DNS rebinding) does not get in.
+    for (host_header, status) in [
+        ("rebind.example:9090", 403),
+        ("localhost:9090", 200),
+        ("[::1]:9090", 200),
+    ] {
+        let res = host
+            .admin_get("/api/routes")
+            .header("host", host_header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{host_header}");
+    }
 }
 
 #[tokio::test]

@@ -16,6 +16,22 @@ use crate::server::admin::TOKEN_VAR;
 /// How long a tool waits for the server before saying so.
 const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The server could not be reached at all: nothing was asked of it.
+#[derive(Debug, thiserror::Error)]
+#[error("the server's admin API cannot be reached: {0}")]
+pub struct Unreachable(std::io::Error);
+
+/// The server wants a token this shell does not have: nothing was done.
+#[derive(Debug, thiserror::Error)]
+#[error("the server's admin API wants its token: set {TOKEN_VAR}")]
+pub struct NeedsToken;
+
+/// Whether `e` says the server did nothing, so the tool may do the work
+/// itself without doing it twice.
+pub fn nothing_done(e: &anyhow::Error) -> bool {
+    e.is::<Unreachable>() || e.is::<NeedsToken>()
+}
+
 pub struct AdminClient {
     /// `host:port`, from `http://host:port`.
     authority: String,
@@ -51,8 +67,13 @@ impl AdminClient {
         path: &str,
         body: Option<String>,
     ) -> anyhow::Result<T> {
+        let connect = tokio::time::timeout(WAIT, tokio::net::TcpStream::connect(&self.authority));
+        let stream = match connect.await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(Unreachable(e).into()),
+            Err(_) => return Err(Unreachable(std::io::ErrorKind::TimedOut.into()).into()),
+        };
         let exchange = async {
-            let stream = tokio::net::TcpStream::connect(&self.authority).await?;
             let (mut sender, conn) =
                 hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(conn);
@@ -76,7 +97,7 @@ impl AdminClient {
             .await
             .context("the server's admin API did not answer")??;
         if status == 401 {
-            bail!("the server's admin API wants its token: set {TOKEN_VAR}");
+            return Err(NeedsToken.into());
         }
         if !status.is_success() {
             let reason = serde_json::from_slice::<serde_json::Value>(&bytes)

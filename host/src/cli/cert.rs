@@ -14,7 +14,7 @@ pub fn run(args: &CertArgs) -> anyhow::Result<()> {
         bail!("name at least one --domain");
     };
     // The file name comes from the name, so it must be one.
-    if first.is_empty() || first.contains(['/', '\\']) || first.starts_with('.') {
+    if !crate::server::tls::names_a_file(first) {
         bail!("--domain {first:?} is not a host name");
     }
     let mut params = CertificateParams::new(args.domains.clone())
@@ -64,6 +64,10 @@ fn write(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
         .truncate(true)
         .mode(mode)
         .open(path)
+        .map_err(cannot)?;
+    // `mode` applies to a new file only; one replaced (--force) keeps its own.
+    use std::os::unix::fs::PermissionsExt as _;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(cannot)?;
     file.write_all(bytes).map_err(cannot)?;
     file.sync_all().map_err(cannot)?;

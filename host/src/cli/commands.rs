@@ -156,6 +156,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(plugins = waiting, "resuming journaled deliveries");
     }
     let _ = admin.admin.app.set(state.clone());
+    if https.as_ref().is_some_and(Https::awaits_certificate) {
+        admin.admin.readiness.waiting_for_certificate();
+    }
     admin.admin.readiness.listening();
     announce(addr, https.as_ref(), &args.plugins)?;
     let following = CancellationToken::new();
@@ -189,6 +192,9 @@ fn announce(addr: SocketAddr, https: Option<&Https>, plugins: &Path) -> std::io:
     Ok(())
 }
 
+/// How long a stopping host waits for admin requests still open.
+const ADMIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The admin listener, serving until [`AdminServer::stop`].
 struct AdminServer {
     admin: Arc<Admin>,
@@ -199,9 +205,17 @@ struct AdminServer {
 }
 
 impl AdminServer {
+    /// Stops it; an admin client that will not read its answer gets
+    /// `ADMIN_GRACE`, not the power to hold the stop.
     async fn stop(self) {
         self.stop.cancel();
-        let _ = self.serving.await;
+        let abort = self.serving.abort_handle();
+        if tokio::time::timeout(ADMIN_GRACE, self.serving)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
 }
 

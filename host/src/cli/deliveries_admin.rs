@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::admin_client::AdminClient;
+use super::admin_client::{AdminClient, nothing_done};
 use super::args::{DeliveriesAction, DeliveriesArgs, ReplayArgs, StateArgs};
 use super::state_admin::resolved;
 use crate::journal::{Delivery, DeliveryState, Filter, Journal, SqliteJournal, UnixMs, now_ms};
@@ -248,7 +248,10 @@ async fn replay_remote(server: &AdminClient, args: &ReplayArgs) -> anyhow::Resul
     };
     match server.post::<Replayed>("/api/replay", &body).await {
         Ok(done) => Ok(Some(done.replayed)),
-        Err(e) => fallback(e).map(|_| None),
+        // Only when the server did nothing: a replay it may have started
+        // must not be made pending again behind its back.
+        Err(e) if nothing_done(&e) => fallback(e).map(|_| None),
+        Err(e) => Err(e),
     }
 }
 

@@ -17,7 +17,9 @@ use crate::server::tls::{self, Certificates, PemFiles};
 
 /// Where the certificate comes from, and so what keeps it current.
 enum Source {
-    Files(PemFiles),
+    /// With the files' stamps when they were read, so a renewal made while
+    /// the plugins load is not missed.
+    Files(PemFiles, tls::Stamps),
     Acme {
         settings: AcmeSettings,
         /// The stored certificate's notBefore and notAfter, if one serves.
@@ -45,10 +47,14 @@ impl Https {
                 cert: cert.clone(),
                 key: key.clone(),
             };
+            let stamps = tls::stamps(&files).await;
             let first = files.load(&provider).await?;
             tracing::info!(cert = %cert.display(), expires_unix_s = first.not_after, "TLS certificate");
-            (Some(first), Source::Files(files))
+            (Some(first), Source::Files(files, stamps))
         } else if let Some(domain) = &args.acme_domain {
+            if !tls::names_a_file(domain) {
+                anyhow::bail!("--acme-domain {domain:?} is not a host name");
+            }
             let settings = AcmeSettings {
                 domain: domain.clone(),
                 email: args.acme_email.clone(),
@@ -80,6 +86,11 @@ impl Https {
         }))
     }
 
+    /// ACME has still to issue the first certificate.
+    pub fn awaits_certificate(&self) -> bool {
+        !self.certs.serving()
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
@@ -89,13 +100,11 @@ impl Https {
     /// ACME certificate.
     pub fn serve(self, admin: &Arc<Admin>, stop: &CancellationToken) -> (TcpListener, TlsAcceptor) {
         match self.source {
-            Source::Files(files) => {
-                tokio::spawn(tls::follow(files, self.certs, self.provider, stop.clone()));
+            Source::Files(files, stamps) => {
+                let follow = tls::follow(files, stamps, self.certs, self.provider, stop.clone());
+                tokio::spawn(follow);
             }
             Source::Acme { settings, validity } => {
-                if !self.certs.serving() {
-                    admin.readiness.waiting_for_certificate();
-                }
                 let admin = admin.clone();
                 tokio::spawn(settings.keep(
                     self.certs,

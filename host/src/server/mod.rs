@@ -112,6 +112,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(request_id::tag))
 }
 
+/// Connections open at once on the admin listener.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
+
 /// Serves the admin routes until `stop` resolves.
 pub async fn serve_admin(
     listener: TcpListener,
@@ -119,7 +122,13 @@ pub async fn serve_admin(
     limits: ConnLimits,
     stop: impl Future<Output = ()>,
 ) {
-    conn::serve(listener, admin::router(admin), None, limits, stop).await;
+    // A few at a time: a flood there must not take the webhooks' descriptors.
+    let limits = ConnLimits {
+        max_connections: ADMIN_MAX_CONNECTIONS,
+        ..limits
+    };
+    let slots = conn::slots(&limits);
+    conn::serve(listener, admin::router(admin), None, limits, slots, stop).await;
 }
 
 /// How long a shutdown waits for in-flight requests: longer than any Pyrus
@@ -137,14 +146,23 @@ pub async fn serve(
     signals: &Signals,
 ) -> std::io::Result<()> {
     let app = router(state.clone());
+    // One cap for both webhook listeners: it was sized to the open-file limit.
+    let slots = conn::slots(&limits);
     let first = signals.clone();
-    let plain = conn::serve(listener, app.clone(), None, limits, async move {
-        first.nth(1).await;
-        tracing::info!("shutting down: finishing in-flight requests");
-    });
+    let plain = conn::serve(
+        listener,
+        app.clone(),
+        None,
+        limits,
+        slots.clone(),
+        async move {
+            first.nth(1).await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        },
+    );
     let secure = async {
         if let Some((listener, tls)) = https {
-            conn::serve(listener, app, Some(tls), limits, signals.nth(1)).await;
+            conn::serve(listener, app, Some(tls), limits, slots, signals.nth(1)).await;
         }
     };
     let server = async {

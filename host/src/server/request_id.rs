@@ -62,7 +62,7 @@ pub async fn tag(req: Request, next: Next) -> Response {
         recent::get().request(recent::Request {
             at_ms: recent::now_ms(),
             method,
-            path: uri,
+            path: recent::kept_path(&uri),
             plugin: served.plugin,
             status,
             micros,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -68,10 +69,16 @@ struct Listed {
     last_error: Option<String>,
 }
 
+/// A query or body axum could not read, as a 400 with its reason.
+fn unreadable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+}
+
 pub async fn deliveries(
     State(admin): State<Arc<Admin>>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(unreadable)?;
     let app = app(&admin)?;
     let state = query
         .state
@@ -171,8 +178,9 @@ pub struct ReplayBody {
 
 pub async fn replay(
     State(admin): State<Arc<Admin>>,
-    Json(body): Json<ReplayBody>,
+    body: Result<Json<ReplayBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(unreadable)?;
     let app = app(&admin)?;
     let known = match (body.plugin, body.dead) {
         (Some(plugin), true) if body.ids.is_empty() => {

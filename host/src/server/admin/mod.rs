@@ -57,6 +57,27 @@ impl Access {
         }
     }
 
+    /// Without a token the listener is on loopback, and must answer only
+    /// for a loopback name: a web page that points its own name at
+    /// 127.0.0.1 (DNS rebinding) must not reach the API from a browser.
+    fn host_allowed(&self, req: &Request) -> bool {
+        if self.token.is_some() {
+            return true;
+        }
+        let host = req.uri().host().map(str::to_owned).or_else(|| {
+            let value = req.headers().get(header::HOST)?.to_str().ok()?;
+            let authority = axum::http::uri::Authority::try_from(value).ok()?;
+            Some(authority.host().to_owned())
+        });
+        host.is_some_and(|host| {
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            bare.eq_ignore_ascii_case("localhost")
+                || bare
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+    }
+
     fn admits(&self, req: &Request) -> bool {
         let Some(token) = &self.token else {
             return true;
@@ -167,7 +188,23 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .route("/readyz", get(readyz))
         .merge(guarded)
         .fallback(not_found)
+        .method_not_allowed_fallback(super::error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            admin.clone(),
+            loopback_only,
+        ))
         .with_state(admin)
+}
+
+async fn loopback_only(State(admin): State<Arc<Admin>>, req: Request, next: Next) -> Response {
+    if admin.access.host_allowed(&req) {
+        return next.run(req).await;
+    }
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "without HOOKHOST_ADMIN_TOKEN the admin listener answers only for localhost or a loopback address",
+    )
+    .into_response()
 }
 
 async fn guard(State(admin): State<Arc<Admin>>, req: Request, next: Next) -> Response {

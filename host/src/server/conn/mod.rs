@@ -98,13 +98,19 @@ struct Shared {
     stopping: CancellationToken,
 }
 
+/// Places under the connection cap; listeners that share the cap share one.
+pub fn slots(limits: &Limits) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(limits.max_connections))
+}
+
 /// Accepts connections until `stop` resolves, then waits for the open ones
-/// to finish their requests and close.
+/// to finish their requests and close. Each holds one of `slots` while open.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<TlsAcceptor>,
     limits: Limits,
+    slots: Arc<Semaphore>,
     stop: impl Future<Output = ()>,
 ) {
     let shared = Arc::new(Shared {
@@ -114,7 +120,6 @@ pub async fn serve(
         timeouts: limits.timeouts,
         stopping: CancellationToken::new(),
     });
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let refusing = Arc::new(Semaphore::new(fd_limit::REFUSING_AT_ONCE));
     let tracker = TaskTracker::new();
     let mut over_cap = Throttle::new(LOG_EVERY);

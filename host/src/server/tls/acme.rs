@@ -27,10 +27,14 @@ use super::{Certificates, PemFiles, PemProblem, Served, certified};
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// After a failed order: the first wait, doubled each time up to the last.
-const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// Not shorter: Let's Encrypt allows 5 failed validations an hour.
+const FIRST_RETRY: Duration = Duration::from_secs(60);
 const MAX_RETRY: Duration = Duration::from_secs(3600);
 /// How long the ACME server may take to validate, and then to issue.
 const POLL: RetryPolicy = RetryPolicy::new().timeout(Duration::from_secs(90));
+/// A whole order, however the server stalls (single requests have no
+/// deadline of their own).
+const ORDER_DEADLINE: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {
@@ -139,7 +143,7 @@ impl AcmeSettings {
         &self,
         certs: &Certificates,
         provider: &CryptoProvider,
-    ) -> Result<Served, AcmeError> {
+    ) -> Result<Issued, AcmeError> {
         let account = self.account().await?;
         let ids = [Identifier::Dns(self.domain.clone())];
         let mut order = account.new_order(&NewOrder::new(&ids)).await?;
@@ -191,10 +195,28 @@ impl AcmeSettings {
                 _ => "the issued certificate cannot be read".into(),
             })
         })?;
+        Ok(Issued {
+            served,
+            chain,
+            key_pem,
+        })
+    }
+
+    /// Keeps an issued certificate for the next start. A failure is
+    /// logged, not retried by ordering again: the CA's duplicate limit
+    /// must not be spent on a full disk.
+    async fn store(&self, chain: &str, key_pem: &str) {
         let files = self.files();
-        write_private(&files.key, key_pem.as_bytes()).await?;
-        write_private(&files.cert, chain.as_bytes()).await?;
-        Ok(served)
+        let stored = async {
+            write_private(&files.key, key_pem.as_bytes()).await?;
+            write_private(&files.cert, chain.as_bytes()).await
+        };
+        if let Err(e) = stored.await {
+            tracing::warn!(
+                domain = %self.domain,
+                "the ACME certificate serves but is not kept for the next start: {e}"
+            );
+        }
     }
 
     /// Keeps a certificate served until `stop`: orders one at once when
@@ -219,13 +241,22 @@ impl AcmeSettings {
                 () = tokio::time::sleep(wait) => {}
                 () = stop.cancelled() => return,
             }
-            let ordering = self.order(&certs, &provider);
+            let ordering = tokio::time::timeout(ORDER_DEADLINE, self.order(&certs, &provider));
             let result = tokio::select! {
-                result = ordering => result,
+                result = ordering => result.unwrap_or_else(|_| {
+                    Err(AcmeError::Order(format!(
+                        "no certificate within {} s",
+                        ORDER_DEADLINE.as_secs()
+                    )))
+                }),
                 () = stop.cancelled() => return,
             };
             match result {
-                Ok(served) => {
+                Ok(Issued {
+                    served,
+                    chain,
+                    key_pem,
+                }) => {
                     validity = served.not_before.zip(served.not_after);
                     tracing::info!(
                         domain = %self.domain,
@@ -234,6 +265,7 @@ impl AcmeSettings {
                     );
                     certs.replace(served);
                     issued();
+                    self.store(&chain, &key_pem).await;
                     retry = FIRST_RETRY;
                     wait = validity.map_or(MAX_RETRY, renew_in);
                     renewal = true;
@@ -251,6 +283,13 @@ impl AcmeSettings {
             }
         }
     }
+}
+
+/// A certificate just issued, and its PEM to keep.
+struct Issued {
+    served: Served,
+    chain: String,
+    key_pem: String,
 }
 
 /// Clears the TLS-ALPN-01 answer when the order is decided or dropped.

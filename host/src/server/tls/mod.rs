@@ -55,6 +55,16 @@ pub struct PemFiles {
 /// The ALPN protocol of ACME's TLS-ALPN-01 challenge (RFC 8737).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
+/// Whether a certificate's name may name its files too (`NAME.crt`): no
+/// folder in it, not hidden, nothing a shell or a path would read oddly.
+pub fn names_a_file(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '*' | ':'))
+}
+
 /// A certificate ready to serve, with its dates.
 pub struct Served {
     pub key: Arc<CertifiedKey>,
@@ -250,7 +260,10 @@ fn stamp(meta: &std::fs::Metadata) -> (Option<SystemTime>, u64) {
     (meta.modified().ok(), meta.len())
 }
 
-async fn stamps(files: &PemFiles) -> Option<[(Option<SystemTime>, u64); 2]> {
+/// Both files' stamps; `None` when either cannot be read.
+pub type Stamps = Option<[(Option<SystemTime>, u64); 2]>;
+
+pub async fn stamps(files: &PemFiles) -> Stamps {
     // `metadata` follows symbolic links: a renewal that swaps the link
     // (certbot's `live/` folder) changes the stamp too.
     let cert = tokio::fs::metadata(&files.cert).await.ok()?;
@@ -258,15 +271,16 @@ async fn stamps(files: &PemFiles) -> Option<[(Option<SystemTime>, u64); 2]> {
     Some([stamp(&cert), stamp(&key)])
 }
 
-/// Follows the files until `stop`: when either changes, both are read
-/// again and, if they make a usable certificate, served from then on.
+/// Follows the files until `stop`: when either changes from `seen` (their
+/// stamps when the served certificate was read), both are read again and,
+/// if they make a usable certificate, served from then on.
 pub async fn follow(
     files: PemFiles,
+    mut seen: Stamps,
     certs: Arc<Certificates>,
     provider: Arc<CryptoProvider>,
     stop: CancellationToken,
 ) {
-    let mut seen = stamps(&files).await;
     loop {
         tokio::select! {
             () = tokio::time::sleep(FOLLOW_EVERY) => {}

@@ -136,5 +136,10 @@ document.getElementById("token-form").addEventListener("submit", (event) => {
   refresh();
 });
 document.getElementById("delivery-state").addEventListener("change", refresh);
-refresh();
-setInterval(refresh, every);
+// The next refresh is due only once this one is done: a slow host never
+// gets a pile of them from one tab.
+async function loop() {
+  await refresh();
+  setTimeout(loop, every);
+}
+loop();
