@@ -98,10 +98,12 @@ async fn turns(title: &str, targets: &[Target], script: &Path, duration: Duratio
     println!("\n{title}, Rust echo bot, c=32, median of {ROUNDS} turns each:");
     for (target, reports) in targets.iter().zip(&turns) {
         let (cpu, rps) = (median(reports, |r| r.cpu_us), median(reports, |r| r.rps));
-        let p99 = &reports[reports.len() / 2].p99;
+        let middle = &reports[reports.len() / 2];
         println!(
-            "  {:<36} {cpu:>7.1} µs/req {rps:>7.0} req/s (p99 {p99}): {:+.1}% CPU per request, {:+.1}% req/s against {}",
+            "  {:<36} {cpu:>7.1} µs/req {rps:>7.0} req/s (p99 {}, errors: {}): {:+.1}% CPU per request, {:+.1}% req/s against {}",
             target.name,
+            middle.p99,
+            middle.errors,
             (cpu / cpu_0 - 1.0) * 100.0,
             (rps / rps_0 - 1.0) * 100.0,
             targets[0].name,
