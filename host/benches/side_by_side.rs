@@ -331,11 +331,11 @@ async fn measure(target: &Target, script: &Path, connections: usize, duration: D
 /// `answered` line only), and at `warn`, at 32 connections, in turns, so a
 /// shared machine's drift falls on all three alike.
 async fn logging_cost(plugins: &Path, script: &Path, duration: Duration) {
-    const ROUNDS: usize = 5;
+    // `warn` first: the others are measured against it.
     let levels = [
+        ("warn", "warn"),
         ("info", "info"),
         ("info, host lines only", "info,hookhost::guest=warn"),
-        ("warn", "warn"),
     ];
     let hosts: Vec<Host> = levels
         .iter()
@@ -351,29 +351,7 @@ async fn logging_cost(plugins: &Path, script: &Path, duration: Duration) {
             pid: Some(host.pid()),
         })
         .collect();
-    let mut turns: Vec<Vec<Report>> = targets.iter().map(|_| Vec::new()).collect();
-    for _ in 0..ROUNDS {
-        for (target, reports) in targets.iter().zip(&mut turns) {
-            reports.push(measure(target, script, 32, duration).await);
-        }
-    }
-    let median = |reports: &[Report], value: fn(&Report) -> f64| {
-        let mut values: Vec<f64> = reports.iter().map(value).collect();
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
-    let warn = turns.last().expect("three levels");
-    let (cpu_warn, rps_warn) = (median(warn, |r| r.cpu_us), median(warn, |r| r.rps));
-    println!("\nlogging, Rust echo bot, c=32, median of {ROUNDS} turns each:");
-    for (target, reports) in targets.iter().zip(&turns) {
-        let (cpu, rps) = (median(reports, |r| r.cpu_us), median(reports, |r| r.rps));
-        println!(
-            "  {:<24} {cpu:>6.1} µs/req {rps:>7.0} req/s: {:+.1}% CPU per request, {:+.1}% req/s against warn",
-            target.name,
-            (cpu / cpu_warn - 1.0) * 100.0,
-            (rps / rps_warn - 1.0) * 100.0,
-        );
-    }
+    turns("logging", &targets, script, duration).await;
 }
 
 fn print_table(rows: &[Row]) {

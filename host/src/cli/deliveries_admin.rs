@@ -18,6 +18,7 @@ use super::args::{DeliveriesAction, DeliveriesArgs, ReplayArgs, StateArgs};
 use super::state_admin::resolved;
 use crate::journal::{Delivery, DeliveryState, Filter, Journal, SqliteJournal, UnixMs, now_ms};
 use crate::plugins::status;
+use crate::server::admin::{Listed, Shown};
 
 /// The journal in the state folder, created if need be (`serve`, which
 /// names its plugins folder: the state folder may not be inside it).
@@ -60,36 +61,6 @@ fn running(dir: &StateArgs) -> anyhow::Result<Option<AdminClient>> {
     };
     eprintln!("hookhost: asking the running server (pid {pid}) at {url}");
     Ok(Some(AdminClient::new(&url)?))
-}
-
-/// What the server's admin API lists (see `server::admin::api`).
-#[derive(serde::Deserialize)]
-struct Listed {
-    id: String,
-    plugin: String,
-    kind: String,
-    state: DeliveryState,
-    attempts: u32,
-    received_at_ms: i64,
-}
-
-#[derive(serde::Deserialize)]
-struct Shown {
-    id: String,
-    plugin: String,
-    kind: String,
-    state: DeliveryState,
-    received_at_ms: i64,
-    meta: serde_json::Value,
-    payload: String,
-    attempts: Vec<ShownAttempt>,
-}
-
-#[derive(serde::Deserialize)]
-struct ShownAttempt {
-    started_at_ms: i64,
-    ended_at_ms: i64,
-    error: Option<String>,
 }
 
 /// `list` through the running server; `false` when it could not be asked.

@@ -57,16 +57,17 @@ pub struct ListQuery {
 }
 
 /// A delivery as the page lists it: no payload, the last error.
-#[derive(Serialize)]
-struct Listed {
-    id: String,
-    plugin: String,
-    kind: String,
-    state: DeliveryState,
-    attempts: u32,
-    received_at_ms: i64,
-    next_at_ms: i64,
-    last_error: Option<String>,
+/// (`hookhost deliveries` reads the same shape from a running server.)
+#[derive(Serialize, Deserialize)]
+pub struct Listed {
+    pub id: String,
+    pub plugin: String,
+    pub kind: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub received_at_ms: i64,
+    pub next_at_ms: i64,
+    pub last_error: Option<String>,
 }
 
 /// A query or body axum could not read, as a 400 with its reason.
@@ -126,11 +127,26 @@ async fn listing(app: &AppState, d: Delivery) -> Result<Listed, ApiError> {
     })
 }
 
-#[derive(Serialize)]
-struct Attempt {
-    started_at_ms: i64,
-    ended_at_ms: i64,
-    error: Option<String>,
+/// One delivery with its request and attempts (`hookhost deliveries show`
+/// reads the same shape).
+#[derive(Serialize, Deserialize)]
+pub struct Shown {
+    pub id: String,
+    pub plugin: String,
+    pub kind: String,
+    pub state: DeliveryState,
+    pub received_at_ms: i64,
+    /// Method, path and headers; credentials were removed before journaling.
+    pub meta: serde_json::Value,
+    pub payload: String,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Attempt {
+    pub started_at_ms: i64,
+    pub ended_at_ms: i64,
+    pub error: Option<String>,
 }
 
 pub async fn delivery(
@@ -151,18 +167,17 @@ pub async fn delivery(
         })
         .collect();
     let d = detail.delivery;
-    let body = serde_json::json!({
-        "id": d.id,
-        "plugin": d.plugin,
-        "kind": d.kind,
-        "state": d.state,
-        "received_at_ms": d.received_at,
-        // Credentials were removed before journaling.
-        "meta": serde_json::from_str::<serde_json::Value>(&d.meta).unwrap_or_default(),
-        "payload": String::from_utf8_lossy(&d.payload),
-        "attempts": attempts,
-    });
-    Ok(Json(body).into_response())
+    let shown = Shown {
+        meta: serde_json::from_str(&d.meta).unwrap_or_default(),
+        payload: String::from_utf8_lossy(&d.payload).into_owned(),
+        id: d.id,
+        plugin: d.plugin,
+        kind: d.kind,
+        state: d.state,
+        received_at_ms: d.received_at,
+        attempts,
+    };
+    Ok(Json(shown).into_response())
 }
 
 /// `{"ids": […]}`, or `{"plugin": P, "dead": true, "since_ms": …}`.

@@ -8,6 +8,8 @@
 mod api;
 mod page;
 
+pub use api::{Attempt, Listed, Shown};
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
